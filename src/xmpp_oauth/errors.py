@@ -58,6 +58,8 @@ class ErrorCode(StrEnum):
     AUTHORIZATION_PENDING = "authorization_pending"
     SLOW_DOWN = "slow_down"
     EXPIRED_TOKEN = "expired_token"
+    # RFC 8707 §2
+    INVALID_TARGET = "invalid_target"
 
 
 class SaslCondition(StrEnum):
@@ -263,6 +265,12 @@ class UnsupportedTokenTypeError(OAuthError):
     error = ErrorCode.UNSUPPORTED_TOKEN_TYPE
 
 
+class InvalidTargetError(OAuthError):
+    """RFC 8707 §2 invalid_target: a resource indicator this server does not serve."""
+
+    error = ErrorCode.INVALID_TARGET
+
+
 class InvalidRedirectUriError(OAuthError):
     """RFC 7591 §3.2.2 invalid_redirect_uri."""
 
@@ -454,6 +462,7 @@ __all__ = [
     "InvalidRedirectUriError",
     "InvalidRequestError",
     "InvalidScopeError",
+    "InvalidTargetError",
     "InvalidTokenError",
     "LoginRequiredError",
     "OAuthError",
