@@ -173,7 +173,9 @@ def test_domains_are_case_insensitive(validator: Validator, tokens: TokenService
     assert validator.validate(tok, domain="other.example", now=NOW).jid == "carol@other.example"
 
 
-@pytest.mark.parametrize("subject", ["example.org", "@example.org", "alice@", "alice@example.org/r"])
+@pytest.mark.parametrize(
+    "subject", ["example.org", "@example.org", "alice@", "alice@example.org/r"]
+)
 def test_subject_not_a_bare_jid(validator: Validator, tokens: TokenService, subject: str) -> None:
     tok = token(tokens, subject=subject, audience=["xmpp:example.org"])
     assert invalid(validator, tok) == "domain"

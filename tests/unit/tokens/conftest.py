@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from xmpp_oauth.tokens.keys import ALGORITHMS, KeyRing, SigningKey
 from xmpp_oauth.tokens.jwt import TokenService
+from xmpp_oauth.tokens.keys import ALGORITHMS, KeyRing, SigningKey
 
 NOW = 1_800_000_000.0
 ISSUER = "https://auth.example.org"

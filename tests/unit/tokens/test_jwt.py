@@ -49,7 +49,9 @@ def issue(service: TokenService, **kw: Any) -> IssuedToken:
     return service.issue_access_token(**args)
 
 
-def reason(service: TokenService, token: str, *, now: float = NOW, audience: str | None = AUD) -> str:
+def reason(
+    service: TokenService, token: str, *, now: float = NOW, audience: str | None = AUD
+) -> str:
     with pytest.raises(InvalidTokenError) as info:
         service.verify_access_token(token, audience=audience, now=now)
     return info.value.reason
@@ -389,7 +391,9 @@ def test_at_hash_vector() -> None:
     )
 
 
-def test_id_token_azp_must_match_with_several_audiences(signing_keys: dict[str, SigningKey]) -> None:
+def test_id_token_azp_must_match_with_several_audiences(
+    signing_keys: dict[str, SigningKey],
+) -> None:
     key = signing_keys["EdDSA"]
     service = TokenService(KeyRing([key]), issuer=ISSUER)
     payload = {"iss": ISSUER, "sub": "a@b", "aud": ["c", "d"], "exp": int(NOW) + 60,
