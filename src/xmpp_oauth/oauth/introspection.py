@@ -1,0 +1,160 @@
+"""RFC 7662 token introspection (§2.1 request, §2.2 response, §4 security).
+
+Theory of operation
+-------------------
+Only an authenticated confidential client may introspect (§2.1 "MUST require some form of
+authorization"), and only tokens issued to itself (§4: keeps the endpoint from being a token
+scanner for other clients' tokens).  Anything else — unknown, expired, revoked, another
+client's — is ``{"active": false}`` and nothing more (§2.2).
+
+``token_type_hint`` only decides which kind is tried first (§2.1: the server extends its
+search to all kinds when the hint does not find it):
+
+=============== ============================================================================
+kind            active when
+=============== ============================================================================
+access token    signature, issuer and lifetime verify (``TokenService``) and its grant is
+                not revoked (in-memory revocation set)
+refresh token   stored (by hash), not consumed by rotation, not expired, grant live
+=============== ============================================================================
+
+An active response carries every §2.2 member we can state: ``active, scope, client_id,
+username, token_type, exp, iat, sub, aud, iss, jti`` (and ``nbf`` when the token has one).
+``token_type`` is ``Bearer`` for access tokens and ``refresh_token`` for refresh tokens.
+
+Verifying a signature costs far more than the rest of a request (DESIGN §10), and resource
+servers introspect the same token many times, so verified access-token claims are kept in a
+bounded cache keyed by the exact token string until the token expires.  Revocation is checked
+on every call, never cached.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Final
+
+from ..errors import InvalidClientError, InvalidTokenError
+from ..tokens.jwt import AccessTokenClaims
+from ..tokens.secrets import hash_secret
+from .clients import authenticate_client
+from .context import OAuthContext
+from .requests import Params, TokenTypeHint
+from .scopes import format_scope
+
+_INACTIVE: Final = {"active": False}
+_CACHE_SIZE: Final = 4096
+#: RFC 7662 §2.2 ``username``-style claim for refresh tokens' ``jti`` (a digest prefix).
+_JTI_CHARS: Final = 32
+
+
+class VerifiedTokenCache:
+    """Bounded LRU of verified access-token claims, each valid until its ``exp``."""
+
+    def __init__(self, size: int = _CACHE_SIZE) -> None:
+        self._size = size
+        self._entries: OrderedDict[str, AccessTokenClaims] = OrderedDict()
+
+    def verify(self, ctx: OAuthContext, token: str, *, now: float) -> AccessTokenClaims:
+        claims = self._entries.get(token)
+        if claims is not None and now < claims.exp + ctx.tokens.leeway:
+            self._entries.move_to_end(token)
+            return claims
+        claims = ctx.tokens.verify_access_token(token, audience=None, now=now)
+        self._entries[token] = claims
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return claims
+
+
+def _username(jid: str) -> str:
+    return jid
+
+
+async def _access_token(ctx: OAuthContext, cache: VerifiedTokenCache, token: str,
+                        client_id: str, now: float) -> dict[str, Any] | None:
+    try:
+        claims = cache.verify(ctx, token, now=now)
+    except InvalidTokenError:
+        return None
+    if claims.client_id != client_id or ctx.revocations.is_revoked(claims.grant_id):
+        return None
+    body: dict[str, Any] = {
+        "active": True,
+        "scope": " ".join(sorted(claims.scopes)),
+        "client_id": claims.client_id,
+        "username": _username(claims.sub),
+        "token_type": "Bearer",
+        "exp": claims.exp,
+        "iat": claims.iat,
+        "sub": claims.sub,
+        "aud": claims.aud[0] if len(claims.aud) == 1 else list(claims.aud),
+        "iss": claims.iss,
+        "jti": claims.jti,
+    }
+    if claims.nbf is not None:
+        body["nbf"] = claims.nbf
+    return body
+
+
+async def _refresh_token(ctx: OAuthContext, token: str, client_id: str,
+                         now: float) -> dict[str, Any] | None:
+    if len(token) > 512 or token.count(".") == 2:
+        return None  # not one of our opaque refresh tokens
+    digest = hash_secret(token)
+    record = await ctx.store.get_refresh_token(digest)
+    if (record is None or record.client_id != client_id or record.consumed_at is not None
+            or record.expires_at <= now or ctx.revocations.is_revoked(record.grant_id)):
+        return None
+    grant = await ctx.grants.get(ctx.store, record.grant_id)
+    if grant is None or grant.revoked_at is not None:
+        return None
+    domain = grant.jid.rpartition("@")[2]
+    return {
+        "active": True,
+        "scope": format_scope(record.scopes),
+        "client_id": record.client_id,
+        "username": _username(grant.jid),
+        "token_type": "refresh_token",
+        "exp": int(record.expires_at),
+        "iat": int(record.created_at),
+        "sub": grant.jid,
+        "aud": ctx.settings.audience_for(domain),
+        "iss": ctx.settings.issuer,
+        "jti": digest[:_JTI_CHARS],
+    }
+
+
+async def introspect(
+    ctx: OAuthContext,
+    cache: VerifiedTokenCache,
+    params: Params,
+    *,
+    authorization: str | None,
+    now: float,
+) -> dict[str, Any]:
+    """RFC 7662 §2: the introspection response for one token."""
+    client = await authenticate_client(ctx.clients, authorization=authorization, params=params,
+                                       now=now, allow_public=False)
+    if client.is_public:  # pragma: no cover - authenticate_client refused it already
+        raise InvalidClientError("introspection needs client authentication")
+    token = params.require("token")
+    hint = params.get("token_type_hint")
+    order = (_refresh_first if hint == TokenTypeHint.REFRESH_TOKEN else _access_first)
+    result = await order(ctx, cache, token, client.client_id, now)
+    return result if result is not None else dict(_INACTIVE)
+
+
+async def _access_first(ctx: OAuthContext, cache: VerifiedTokenCache, token: str,
+                        client_id: str, now: float) -> dict[str, Any] | None:
+    found = await _access_token(ctx, cache, token, client_id, now)
+    return found if found is not None else await _refresh_token(ctx, token, client_id, now)
+
+
+async def _refresh_first(ctx: OAuthContext, cache: VerifiedTokenCache, token: str,
+                         client_id: str, now: float) -> dict[str, Any] | None:
+    found = await _refresh_token(ctx, token, client_id, now)
+    return found if found is not None else await _access_token(ctx, cache, token, client_id,
+                                                               now)
+
+
+__all__ = ["VerifiedTokenCache", "introspect"]
