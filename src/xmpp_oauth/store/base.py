@@ -12,7 +12,6 @@ Times are float seconds since the epoch, always passed in (``now=``), never read
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -184,8 +183,13 @@ class Store(Protocol):
     async def create_grant(self, grant: Grant) -> None: ...
     async def get_grant(self, grant_id: str) -> Grant | None: ...
 
-    async def list_grants(self, jid: str, *, include_revoked: bool = False) -> list[Grant]:
-        """A user's grants, newest first (indexed by jid: cost does not grow with others')."""
+    async def list_grants(
+        self, jid: str, *, include_revoked: bool = False, limit: int | None = None
+    ) -> list[Grant]:
+        """A user's grants, newest first (indexed by jid: cost does not grow with others').
+
+        ``limit`` returns one page (the newest ``limit``): its cost stays flat however many
+        grants the user holds; without it the cost is proportional to the user's grants."""
         ...
 
     async def touch_grant(self, grant_id: str, *, now: float) -> None:
@@ -282,7 +286,9 @@ class Store(Protocol):
     async def get_client(self, client_id: str) -> StoredClient | None: ...
     async def list_clients(self) -> list[StoredClient]: ...
     async def delete_client(self, client_id: str) -> None: ...
-    async def revoke_client(self, client_id: str, *, now: float) -> None:
+    async def revoke_client(
+        self, client_id: str, *, now: float, reason: str = "client_revoked"
+    ) -> None:
         """Deny-list a (possibly stateless) client id and revoke every grant it holds."""
         ...
 
@@ -290,16 +296,21 @@ class Store(Protocol):
 
     # -- throttling --------------------------------------------------------------------------
     async def record_login_failure(self, key: str, *, now: float, window: float) -> int:
-        """Count a failure for ``key`` (``acct:<jid>`` / ``addr:<ip>``); returns failures in window."""
+        """Count a failure for ``key`` (``acct:<jid>`` / ``addr:<ip>``); returns the failures
+        in the current window (a fixed window of ``window`` seconds from the first failure)."""
         ...
 
     async def login_failures(self, key: str, *, now: float, window: float) -> int: ...
     async def clear_login_failures(self, key: str) -> None: ...
 
     # -- housekeeping ------------------------------------------------------------------------
-    async def purge_expired(self, *, now: float) -> dict[str, int]:
+    async def purge_expired(self, *, now: float, retention: float = 86400.0) -> dict[str, int]:
         """Delete expired codes, device codes, sessions, refresh tokens, old failures and
         revoked grants whose tokens can no longer be valid.  Never anything still valid.
+
+        Something is valid while ``now < expires_at``.  Revoked grants (with their revocation
+        entries), used codes and grants with no refresh token left stay ``retention`` seconds
+        after their revocation / use / last use: pass at least the access-token lifetime.
         Returns counts per kind."""
         ...
 
