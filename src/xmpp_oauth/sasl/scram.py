@@ -217,6 +217,8 @@ class ScramServer:
         parts = bare.split(",")
         if len(parts) < 2 or not parts[0].startswith("n=") or not parts[1].startswith("r="):
             raise self._remote("client-first-message-bare must start with n=...,r=...")
+        if len(parts[1]) == 2:
+            raise self._remote("empty client nonce")
         try:
             username = saslprep(unescape_saslname(parts[0][2:].encode("utf-8")))
         except SaslRemoteError:
@@ -239,7 +241,11 @@ class ScramServer:
         return ScramLookup(username, gs2.authzid)
 
     def respond(self, record: ScramRecord | str | None) -> bytes:
-        """The server-first-message, given the user's record (``None`` for no such user)."""
+        """The server-first-message, given the user's record (``None`` for no such user).
+
+        Raises SaslRemoteError if scramp finds fault with the client-first-message beyond
+        what :meth:`receive_data` checked (e.g. a bad extension attribute).
+        """
         if self.state is not ScramServerState.AWAIT_RECORD:
             raise SaslLocalError(f"respond() not allowed in state {self.state.name}")
         assert self.username is not None and self._gs2 is not None
