@@ -13,9 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -24,7 +22,7 @@ from ..store.base import LoginSession
 from .csrf import CsrfGuard
 from .keys import RUNTIME_KEY
 from .session import Sessions, load_cookie_secret
-from .templating import Pages
+from .templating import ClientView, Pages
 from .throttle import LoginThrottle
 
 if TYPE_CHECKING:
@@ -207,50 +205,6 @@ class PageKit:
             )
         await self.throttle.login_succeeded(jid)
         return await self.sessions.start(request, jid, amr=("pwd",))
-
-
-@dataclass(frozen=True, slots=True)
-class ClientView:
-    """What the pages show about a client; only http(s) links are ever rendered."""
-
-    name: str
-    uri: str = ""
-    logo_uri: str = ""
-    policy_uri: str = ""
-    tos_uri: str = ""
-    redirect_host: str = ""
-
-    @classmethod
-    def build(
-        cls,
-        name: str,
-        *,
-        uri: str = "",
-        logo_uri: str = "",
-        policy_uri: str = "",
-        tos_uri: str = "",
-        redirect_uri: str = "",
-    ) -> ClientView:
-        host = ""
-        if redirect_uri and ":" in redirect_uri and not redirect_uri.startswith("urn:"):
-            parts = urlsplit(redirect_uri)
-            host = parts.netloc or f"{parts.scheme}:"
-        return cls(
-            name=name,
-            uri=_web_link(uri),
-            # The logo is fetched by the browser: only https, never plain http or data:.
-            logo_uri=logo_uri if _web_link(logo_uri).startswith("https://") else "",
-            policy_uri=_web_link(policy_uri),
-            tos_uri=_web_link(tos_uri),
-            redirect_host=host,
-        )
-
-
-def _web_link(uri: str) -> str:
-    parts = urlsplit(uri) if uri else None
-    if parts is None or parts.scheme not in ("https", "http") or not parts.netloc:
-        return ""
-    return uri
 
 
 class _KitHolder:

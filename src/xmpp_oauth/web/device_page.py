@@ -18,7 +18,8 @@ from aiohttp import web
 from ..oauth.device import normalize_user_code
 from ..oauth.scopes import describe_scopes
 from ..store.base import DeviceCode, DeviceStatus
-from .browser import ClientView, PageKit, page_kit, throttled_message
+from .browser import PageKit, page_kit, throttled_message
+from .templating import ClientView
 
 INVALID_CODE: Final = "That code is not valid or has expired. Check it and try again."
 

@@ -55,9 +55,10 @@ from ..oauth.scopes import describe_scopes
 from ..store.base import Consent, LoginSession
 from ..tokens.secrets import constant_time_equal
 from . import account_page, device_page
-from .browser import ClientView, PageKit, install, page_kit
+from .browser import PageKit, install, page_kit
 from .csrf import CsrfFailure
 from .session import apply_cookies, browser_state, derive_key, mac
+from .templating import ClientView
 
 CONSENT_TICKET_TTL: Final = 15 * 60
 #: Where /login may send the browser afterwards: only our own pages.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -65,6 +66,50 @@ def _iso_time(value: float | None) -> str:
     if not value:
         return ""
     return datetime.fromtimestamp(value, UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientView:
+    """What the pages show about a client; only http(s) links are ever rendered."""
+
+    name: str
+    uri: str = ""
+    logo_uri: str = ""
+    policy_uri: str = ""
+    tos_uri: str = ""
+    redirect_host: str = ""
+
+    @classmethod
+    def build(
+        cls,
+        name: str,
+        *,
+        uri: str = "",
+        logo_uri: str = "",
+        policy_uri: str = "",
+        tos_uri: str = "",
+        redirect_uri: str = "",
+    ) -> ClientView:
+        host = ""
+        if redirect_uri and ":" in redirect_uri and not redirect_uri.startswith("urn:"):
+            parts = urlsplit(redirect_uri)
+            host = parts.netloc or f"{parts.scheme}:"
+        return cls(
+            name=name,
+            uri=_web_link(uri),
+            # The logo is fetched by the browser: only https, never plain http or data:.
+            logo_uri=logo_uri if _web_link(logo_uri).startswith("https://") else "",
+            policy_uri=_web_link(policy_uri),
+            tos_uri=_web_link(tos_uri),
+            redirect_host=host,
+        )
+
+
+def _web_link(uri: str) -> str:
+    parts = urlsplit(uri) if uri else None
+    if parts is None or parts.scheme not in ("https", "http") or not parts.netloc:
+        return ""
+    return uri
 
 
 class Pages:
@@ -128,4 +173,4 @@ class Pages:
         return self.render_text("style.css", {"style_variables": self.style_css})
 
 
-__all__ = ["Pages", "builtin_template_dir", "style_variables"]
+__all__ = ["ClientView", "Pages", "builtin_template_dir", "style_variables"]
