@@ -237,7 +237,7 @@ class OAuthComponent(ComponentXMPP):
         else:
             self._limit_sessions(iq["from"])
         await adhoc._handle_command_all(iq)
-        self._drop_finished()
+        self._after_command()
 
     def _expire_sessions(self) -> None:
         sessions = self.plugin["xep_0050"].sessions
@@ -258,10 +258,14 @@ class OAuthComponent(ComponentXMPP):
             _, sid = mine.pop(0)
             del sessions[sid]
 
-    def _drop_finished(self) -> None:
+    def _after_command(self) -> None:
         sessions = self.plugin["xep_0050"].sessions
-        for sid in [sid for sid, s in sessions.items() if s.get("next") is None]:
-            del sessions[sid]
+        now = self.clock.now()
+        for sid in list(sessions):
+            if sessions[sid].get("next") is None:
+                del sessions[sid]  # finished: nothing may continue it
+            else:
+                self._session_seen.setdefault(sid, now)
 
     # -- messages ---------------------------------------------------------------------------
 

@@ -42,7 +42,8 @@ class FakeServices:
         self._check()
         return self.active(jid)
 
-    async def revoke_grants(self, jid: str, grant_ids: Collection[str], *, reason: str) -> list[str]:
+    async def revoke_grants(self, jid: str, grant_ids: Collection[str], *,
+                            reason: str) -> list[str]:
         self._check()
         self.calls.append(("revoke", (jid, tuple(grant_ids), reason)))
         done = []

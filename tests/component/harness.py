@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from typing import Any
 from unittest import mock
@@ -27,6 +28,10 @@ class ComponentTestCase(SlixTest):
     admins: tuple[str, ...] = ("root@localhost",)
 
     def setUp(self) -> None:
+        # A private loop per test, closed afterwards: SlixTest would otherwise share one
+        # never-closed loop with whatever pytest-asyncio left behind.
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
         self.clock = FrozenClock(T0)
         self.services = FakeServices(self.clock)
         self.settings = Settings.from_mapping({
@@ -53,6 +58,12 @@ class ComponentTestCase(SlixTest):
         super().tearDown()
         if real is not None:
             real.close()  # the harness's TestSocket wraps a real, never closed socket
+        pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        self.loop.close()
+        asyncio.set_event_loop(None)
 
     # -- helpers ------------------------------------------------------------------------------
 
