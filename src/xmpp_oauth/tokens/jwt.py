@@ -23,7 +23,8 @@ Verification, in this order (every failure is ``InvalidTokenError(reason)``)::
     8 claim types (sub, client_id, scope, jti, gid ...) | malformed
 
 Each token is decoded once: a small cache maps a header segment (identical for every token
-one key signs) to its key, so step 2 is usually one dict lookup; the payload is parsed by
+one key signs; remembered only after a valid signature) to its key, so step 2 is usually one
+dict lookup; the payload is parsed by
 ``json`` once after the signature checked out; claims are checked by hand (PyJWT's
 generic claim validation costs more than the signature on this path, DESIGN §10).
 """
@@ -239,14 +240,11 @@ class TokenService:
 
     # -- verifying ----------------------------------------------------------------------
 
-    def _key_for(self, token: str) -> SigningKey:
+    def _key_for(self, head: str) -> SigningKey:
         """Step 2: the key named by the unverified header's ``kid``."""
-        head, dot, _rest = token.partition(".")
         key = self._header_keys.get(head)
         if key is not None:
             return key
-        if not dot:
-            raise InvalidTokenError("malformed")
         try:
             header = json.loads(base64url_decode(head))
         except (ValueError, binascii.Error):
@@ -257,21 +255,24 @@ class TokenService:
         found = self._keyring.get(kid)
         if found is None:
             raise InvalidTokenError("unknown_key")
-        if len(self._header_keys) < _HEADER_CACHE_SIZE:
-            self._header_keys[head] = found
         return found
 
     def _decode(self, token: str, typs: frozenset[str], now: float) -> dict[str, Any]:
         """Steps 1-6: signature, type, issuer and times; returns the payload."""
         if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
             raise InvalidTokenError("malformed")
-        key = self._key_for(token)
+        head = token[: token.index(".")]
+        key = self._key_for(head)
         try:
             decoded = self._jws.decode_complete(token, key.public_key, algorithms=[key.alg])
         except (pyjwt.InvalidAlgorithmError, pyjwt.InvalidSignatureError):
             raise InvalidTokenError("signature") from None
         except pyjwt.InvalidTokenError:  # DecodeError and friends: bad framing
             raise InvalidTokenError("malformed") from None
+        if head not in self._header_keys and len(self._header_keys) < _HEADER_CACHE_SIZE:
+            # Only headers that carried a valid signature are remembered, so forged
+            # variants cannot crowd out the real ones.
+            self._header_keys[head] = key
         typ = decoded["header"].get("typ")
         if not isinstance(typ, str) or typ.lower() not in typs:
             raise InvalidTokenError("type")

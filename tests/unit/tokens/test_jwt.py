@@ -331,6 +331,19 @@ def test_header_cache_follows_key_ring_swaps(signing_keys: dict[str, SigningKey]
     assert reason(service, token) == "unknown_key"
 
 
+def test_only_verified_headers_are_cached(signing_keys: dict[str, SigningKey]) -> None:
+    key = signing_keys["EdDSA"]
+    service = TokenService(KeyRing([key]), issuer=ISSUER)
+    header, payload, sig = parts(issue(service).token)
+    for i in range(100):
+        forged_head = b64(json.dumps({**header, "x": i}).encode())
+        forged = f"{forged_head}.{b64(json.dumps(payload).encode())}.{sig}"
+        assert reason(service, forged) == "signature"
+    assert service._header_keys == {}
+    service.verify_access_token(issue(service).token, audience=AUD, now=NOW)
+    assert list(service._header_keys.values()) == [key]
+
+
 def test_retired_key_still_verifies(signing_keys: dict[str, SigningKey]) -> None:
     old = signing_keys["EdDSA"]
     token = issue(TokenService(KeyRing([old]), issuer=ISSUER)).token
