@@ -1,0 +1,108 @@
+"""StoreServices over the real store: ownership, revocation side effects, account state."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from xmpp_oauth.clock import FrozenClock
+from xmpp_oauth.store import Store, open_store
+from xmpp_oauth.store.base import Account
+from xmpp_oauth_component.services import AccountState, StoreServices
+
+from .fakes import T0, grant
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    if request.param == "sqlite":
+        async with open_store(f"sqlite:///{tmp_path / 'store.sqlite3'}") as s:
+            yield s
+        return
+    import asyncpg
+
+    from tests.helpers import pg_dsn
+
+    dsn = pg_dsn()
+    schema = f"component_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f"CREATE SCHEMA {schema}")
+        sep = "&" if "?" in dsn else "?"
+        async with open_store(f"{dsn}{sep}search_path={schema}") as s:
+            yield s
+    finally:
+        await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        await conn.close()
+
+
+@pytest.fixture
+def revoked() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def services(store: Store, revoked: list[str]) -> StoreServices:
+    return StoreServices(store, FrozenClock(T0 + 100), on_revoked=revoked.append)
+
+
+async def _seed(store: Store) -> None:
+    for g in (grant("a1", "alice@localhost", "Conversations"),
+              grant("a2", "alice@localhost", "Dino", created=T0 + 1),
+              grant("b1", "bob@localhost", "Bot")):
+        await store.create_grant(g)
+
+
+async def test_revoke_touches_only_own_grants(store: Store, services: StoreServices,
+                                              revoked: list[str]) -> None:
+    await _seed(store)
+    done = await services.revoke_grants("alice@localhost", ["a1", "b1", "nope"],
+                                        reason="user_xmpp")
+    assert done == ["a1"]
+    assert revoked == ["a1"]
+    b1 = await store.get_grant("b1")
+    assert b1 is not None and b1.revoked_at is None
+    a1 = await store.get_grant("a1")
+    assert a1 is not None and a1.revoked_at == T0 + 100 and a1.revoke_reason == "user_xmpp"
+    assert [g.grant_id for g in await services.list_grants("alice@localhost")] == ["a2"]
+    # Already revoked: nothing happens twice.
+    assert await services.revoke_grants("alice@localhost", ["a1"], reason="x") == []
+
+
+async def test_revoke_all(store: Store, services: StoreServices, revoked: list[str]) -> None:
+    await _seed(store)
+    assert sorted(await services.revoke_all("alice@localhost", reason="user_xmpp")) == ["a1", "a2"]
+    assert sorted(revoked) == ["a1", "a2"]
+    assert await services.list_grants("alice@localhost") == []
+    assert len(await services.list_grants("bob@localhost")) == 1
+
+
+async def test_account_disable_revokes(store: Store, services: StoreServices,
+                                       revoked: list[str]) -> None:
+    await _seed(store)
+    assert await services.account("alice@localhost") is None
+    await store.create_account(Account("alice@localhost", "h", "s1", "s256", False, T0, T0))
+    assert await services.account("alice@localhost") == AccountState("alice@localhost", False)
+    await services.set_account_disabled("alice@localhost", True)
+    assert await services.account("alice@localhost") == AccountState("alice@localhost", True)
+    assert await services.list_grants("alice@localhost") == []
+    assert sorted(revoked) == ["a1", "a2"]
+    await services.set_account_disabled("alice@localhost", False)
+    assert await services.account("alice@localhost") == AccountState("alice@localhost", False)
+
+
+async def test_grants_created_since(store: Store, services: StoreServices) -> None:
+    if not hasattr(store, "grants_created_since"):
+        with pytest.raises(NotImplementedError):
+            await services.grants_created_since(None)
+        pytest.skip("store has no grants_created_since() yet (notices need it)")
+    await store.create_grant(grant("old", "alice@localhost", "Old"))
+    grants, cursor = await services.grants_created_since(None)
+    assert grants == []
+    await _seed(store)
+    grants, cursor2 = await services.grants_created_since(cursor)
+    assert [g.grant_id for g in grants] == ["a1", "a2", "b1"]
+    assert await services.grants_created_since(cursor2) == ([], cursor2)
