@@ -1,0 +1,242 @@
+"""Error rendering (RFC 6749 §4.1.2.1 / §5.2, RFC 6750 §3), security headers, client address.
+
+One place turns exceptions into HTTP (DESIGN §7.3):
+
+================================ ==========================================================
+where                            an ``OAuthError`` becomes
+================================ ==========================================================
+``/authorize``                   a 302 to the client with ``error``, ``state``, ``iss`` when
+                                 the redirect URI was validated, else the error page
+``/userinfo`` (resource)         JSON + ``WWW-Authenticate: Bearer error="..."``
+other API endpoints              JSON ``{"error", "error_description"}`` (+ the error's own
+                                 ``WWW-Authenticate`` for 401 ``invalid_client``)
+browser pages                    the error page
+================================ ==========================================================
+
+``StoreError`` is 503 ``temporarily_unavailable``; any other exception is logged with its
+traceback and becomes ``server_error`` with no detail.  Oversized bodies (``client_max_size``)
+are 413 ``invalid_request``.  Every response gets the security headers; API responses also get
+``Access-Control-Allow-Origin: *`` (they use no cookies, so browser apps may call them).
+"""
+
+from __future__ import annotations
+
+import html
+import importlib
+import ipaddress
+import logging
+from collections.abc import Iterable
+from typing import Any, Final
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from ..errors import InsufficientScopeError, OAuthError, StoreError
+from ..oauth.authorize import error_redirect
+from ..oauth.metadata import ENDPOINT_PATHS
+from ..settings import Settings
+from .keys import CLIENT_ADDRESS_KEY, RUNTIME_KEY, SETTINGS_KEY
+
+log = logging.getLogger(__name__)
+
+AUTHORIZE_PATH: Final = "/authorize"
+RESOURCE_PATHS: Final = frozenset({ENDPOINT_PATHS["userinfo_endpoint"]})
+API_PATHS: Final = frozenset(
+    {p for name, p in ENDPOINT_PATHS.items() if name != "authorization_endpoint"}
+    | {"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"}
+)
+CSP: Final = (
+    "default-src 'self'; img-src 'self' https:; frame-ancestors 'none'; base-uri 'none'; "
+    "object-src 'none'"
+)
+_SECURITY_HEADERS: Final = {
+    "Content-Security-Policy": CSP,
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def _relative_path(request: web.Request) -> str:
+    return request.path
+
+
+def endpoint_kind(request: web.Request) -> str:
+    """``authorize`` | ``resource`` | ``api`` | ``page``."""
+    path = _relative_path(request)
+    if path == AUTHORIZE_PATH:
+        return "authorize"
+    if path in RESOURCE_PATHS:
+        return "resource"
+    if path in API_PATHS:
+        return "api"
+    return "page"
+
+
+def json_response(body: Any, *, status: int = 200,
+                  headers: dict[str, str] | None = None) -> web.Response:
+    """JSON with RFC 6749 §5.1's ``Cache-Control: no-store`` and ``Pragma: no-cache``."""
+    response = web.json_response(body, status=status)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def _bearer_challenge(exc: OAuthError) -> str:
+    # RFC 6750 §3: auth-param values are quoted strings; descriptions are our own ASCII text.
+    parts = ['Bearer realm="xmpp-oauth"', f'error="{exc.error.value}"']
+    if exc.description:
+        parts.append('error_description="{}"'.format(exc.description.replace('"', "'")))
+    if isinstance(exc, InsufficientScopeError) and exc.scope:
+        parts.append(f'scope="{exc.scope}"')
+    return ", ".join(parts)
+
+
+async def render_error_page(request: web.Request, *, status: int, error: str,
+                            description: str = "") -> web.Response:
+    """The error page from the templates, or a plain fallback if the pages are unavailable."""
+    if RUNTIME_KEY in request.app:
+        try:
+            pages = importlib.import_module("xmpp_oauth.web.pages")
+            response: web.Response = await pages.render_error(
+                request, status=status, error=error, description=description)
+            return response
+        except Exception:  # never let the error page hide the original error
+            log.exception("rendering the error page failed")
+    text = (
+        "<!doctype html><html lang=en><meta charset=utf-8><title>Error</title>"
+        f"<h1>This request cannot be completed</h1><p>{html.escape(description or error)}</p>"
+        f"<p><code>{html.escape(error)}</code></p></html>"
+    )
+    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+
+
+async def _oauth_error(request: web.Request, exc: OAuthError) -> web.StreamResponse:
+    kind = endpoint_kind(request)
+    if kind == "authorize" or kind == "page":
+        if exc.redirect_uri is not None:
+            settings = request.app[SETTINGS_KEY]
+            location = error_redirect(exc, issuer=settings.issuer)
+            return web.Response(status=302, headers={"Location": location})
+        return await render_error_page(request, status=exc.status, error=exc.error.value,
+                                       description=exc.description)
+    headers: dict[str, str] = {}
+    if kind == "resource":
+        headers["WWW-Authenticate"] = _bearer_challenge(exc)
+    elif exc.www_authenticate:
+        headers["WWW-Authenticate"] = exc.www_authenticate
+    return json_response(exc.body(), status=exc.status, headers=headers)
+
+
+def _plain_error(request: web.Request, status: int, error: str,
+                 description: str) -> web.Response:
+    return json_response({"error": error, "error_description": description}, status=status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Map every failure to the right wire form (table in the module docstring)."""
+    try:
+        return await handler(request)
+    except OAuthError as exc:
+        if exc.status >= 500:
+            log.error("%s %s: %s", request.method, request.path, exc.error.value)
+        return await _oauth_error(request, exc)
+    except web.HTTPRequestEntityTooLarge:
+        if endpoint_kind(request) == "page":
+            return await render_error_page(request, status=413, error="invalid_request",
+                                           description="The request is too large.")
+        return _plain_error(request, 413, "invalid_request", "request body too large")
+    except web.HTTPException as exc:
+        if exc.status >= 400 and endpoint_kind(request) in ("api", "resource"):
+            response = _plain_error(request, exc.status, "invalid_request", exc.reason)
+            if "Allow" in exc.headers:
+                response.headers["Allow"] = exc.headers["Allow"]
+            return response
+        raise
+    except StoreError as exc:
+        log.error("store failure on %s %s: %s", request.method, request.path, exc)
+        if endpoint_kind(request) in ("page", "authorize"):
+            return await render_error_page(request, status=503, error="temporarily_unavailable",
+                                           description="Please try again in a moment.")
+        return _plain_error(request, 503, "temporarily_unavailable", "try again later")
+    except Exception:
+        # Unexpected: full traceback to the log, nothing to the client.
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if endpoint_kind(request) in ("page", "authorize"):
+            return await render_error_page(request, status=500, error="server_error")
+        return _plain_error(request, 500, "server_error", "internal error")
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: headers every response carries (DESIGN §6)."""
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    settings = request.app[SETTINGS_KEY]
+    if settings.issuer.startswith("https://"):
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if endpoint_kind(request) in ("api", "resource"):
+        response.headers.setdefault("Access-Control-Allow-Origin", "*")
+
+
+async def preflight(request: web.Request) -> web.Response:
+    """CORS preflight for the API endpoints (no cookies are involved there)."""
+    return web.Response(status=204, headers={
+        "Access-Control-Allow-Methods": "GET, POST",
+        "Access-Control-Allow-Headers": "Authorization, Content-Type",
+        "Access-Control-Max-Age": "600",
+    })
+
+
+def _networks(settings: Settings) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(p, strict=False) for p in settings.http.trusted_proxies]
+
+
+def _trusted(address: str,
+             networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
+
+def client_address(request: web.Request) -> str:
+    """The client's IP: the peer, or, behind a configured proxy, from ``X-Forwarded-For``.
+
+    Forwarded headers are believed only from ``http.trusted_proxies``; the rightmost
+    address not belonging to a trusted proxy is the client (entries to its left are
+    whatever the client itself claimed).
+    """
+    cached: str | None = request.get(CLIENT_ADDRESS_KEY)
+    if cached is not None:
+        return cached
+    settings = request.app[SETTINGS_KEY]
+    peer = request.remote or "unknown"
+    address = peer
+    if settings.http.trusted_proxies:
+        networks = _networks(settings)
+        if _trusted(peer, networks):
+            hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+            for hop in reversed([h for h in hops if h]):
+                address = hop
+                if not _trusted(hop, networks):
+                    break
+    request[CLIENT_ADDRESS_KEY] = address
+    return address
+
+
+__all__ = [
+    "API_PATHS",
+    "CSP",
+    "client_address",
+    "endpoint_kind",
+    "error_middleware",
+    "json_response",
+    "preflight",
+    "render_error_page",
+    "security_headers",
+]
