@@ -79,6 +79,7 @@ class OAuthComponent(ComponentXMPP):
                  clock: Clock | None = None, backoff: Backoff | None = None) -> None:
         cfg = settings.component
         super().__init__(cfg.jid, secret, cfg.host, cfg.port)
+        self.enable_direct_tls = False  # XEP-0114 streams are plain TCP (normally loopback)
         self.settings = settings
         self.services = services
         self.clock = clock or SystemClock()
