@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from slixmpp import JID, ComponentXMPP, Iq, Message
 from slixmpp.exceptions import XMPPError
@@ -59,12 +59,15 @@ def _command_error(condition: ErrorConditions, app_condition: str) -> XMPPError:
                      extension_ns=NS_COMMANDS)
 
 
-def _as_reply(request: Any, payload: DiscoInfo | DiscoItems) -> DiscoInfo | DiscoItems | Iq:
+_Payload = TypeVar("_Payload", DiscoInfo, DiscoItems)
+
+
+def _as_reply(request: Any, payload: _Payload) -> _Payload | Iq:
     # slixmpp drops an empty payload (and with it the node attribute, XEP-0030 §4.2) unless
     # the handler answers with the whole reply.
     if not isinstance(request, Iq):
         return payload
-    reply = request.reply(clear=True)
+    reply: Iq = request.reply(clear=True)
     reply.append(payload)
     return reply
 
