@@ -185,12 +185,13 @@ class ClientRegistry:
             stored = await self._store.get_client(client_id)
             if stored is None:
                 raise InvalidClientError("unknown client")
-            return Client(client_id, dict(stored.metadata), stored=True,
-                          secret_hash=stored.client_secret_hash)
-        metadata = self._codec.decode(client_id, now=now)  # raises InvalidClientError
+            client = Client(client_id, dict(stored.metadata), stored=True,
+                            secret_hash=stored.client_secret_hash)
+        else:
+            client = Client(client_id, self._codec.decode(client_id, now=now))
         if await self._store.is_client_revoked(client_id):
             raise InvalidClientError("client revoked")
-        return Client(client_id, metadata)
+        return client
 
     def verify_secret(self, client: Client, secret: str) -> None:
         """Constant-time secret check; ``invalid_client`` on mismatch."""
