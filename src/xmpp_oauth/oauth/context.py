@@ -6,7 +6,6 @@ in-memory caches that keep the token path off the database where that is safe:
 * :class:`GrantCache` remembers the immutable part of a grant (whose it is, which client,
   when the user authenticated).  Whether a grant is *revoked* is never cached here: that is
   the in-memory revocation set's job, refreshed from the store (DESIGN §3 "Revocation").
-* ``last touched`` times, so ``Store.touch_grant`` runs at most once a minute per grant.
 """
 
 from __future__ import annotations
@@ -29,8 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _GRANT_CACHE_SIZE: Final = 8192
-#: Seconds between two ``touch_grant`` writes for one grant.
-TOUCH_INTERVAL: Final = 60.0
 
 
 class Revocations(Protocol):
@@ -52,7 +49,6 @@ class GrantCache:
     def __init__(self, size: int = _GRANT_CACHE_SIZE) -> None:
         self._size = size
         self._grants: OrderedDict[str, Grant] = OrderedDict()
-        self._touched: dict[str, float] = {}
 
     async def get(self, store: Store, grant_id: str) -> Grant | None:
         grant = self._grants.get(grant_id)
@@ -68,18 +64,7 @@ class GrantCache:
         self._grants[grant.grant_id] = grant
         self._grants.move_to_end(grant.grant_id)
         while len(self._grants) > self._size:
-            old, _ = self._grants.popitem(last=False)
-            self._touched.pop(old, None)
-
-    def needs_touch(self, grant_id: str, now: float) -> bool:
-        """True at most once per :data:`TOUCH_INTERVAL` per grant (records the touch)."""
-        last = self._touched.get(grant_id)
-        if last is not None and now - last < TOUCH_INTERVAL:
-            return False
-        if len(self._touched) > self._size:
-            self._touched.clear()
-        self._touched[grant_id] = now
-        return True
+            self._grants.popitem(last=False)
 
 
 @dataclass(slots=True)
@@ -102,10 +87,5 @@ class OAuthContext:
         self.revocations.add_local(grant_id)
         log.info("grant %s revoked (%s)", grant_id, reason)
 
-    async def touch(self, grant_id: str, *, now: float) -> None:
-        """Record a grant's use, at most once a minute (it is shown on the account page)."""
-        if self.grants.needs_touch(grant_id, now):
-            await self.store.touch_grant(grant_id, now=now)
 
-
-__all__ = ["TOUCH_INTERVAL", "Accounts", "GrantCache", "OAuthContext", "Revocations"]
+__all__ = ["Accounts", "GrantCache", "OAuthContext", "Revocations"]

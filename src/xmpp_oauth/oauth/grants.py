@@ -167,7 +167,6 @@ async def _authorization_code(ctx: OAuthContext, client: Client, params: Params,
         client_name=record.client_name, scopes=record.scopes, created_at=now,
         last_used_at=now, auth_time=record.auth_time,
     ))
-    ctx.grants.needs_touch(grant_id, now)  # just created: no touch needed for a minute
     amr = tuple(str(a) for a in record.extra.get("amr", ()) or ())
     resources = tuple(str(r) for r in record.extra.get("resource", ()) or ())
     return await issue_tokens(
@@ -215,7 +214,6 @@ async def _refresh_token(ctx: OAuthContext, client: Client, params: Params,
         # Lost a race with a concurrent use of the same token: that is reuse too.
         ctx.revocations.add_local(record.grant_id)
         raise InvalidGrantError("refresh token reused; the grant is revoked")
-    await ctx.touch(record.grant_id, now=now)
     return await issue_tokens(
         ctx, client=client, jid=grant.jid, grant_id=record.grant_id, scopes=scopes,
         auth_time=grant.auth_time, amr=(), nonce=None, resources=resources, now=now,
