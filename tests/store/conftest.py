@@ -22,8 +22,9 @@ BACKENDS = ["sqlite", "postgres"]
 
 
 def with_search_path(dsn: str, schema: str) -> str:
+    """The DSN, with the session in ``schema`` and tagged with it (``application_name``)."""
     sep = "&" if "?" in dsn else "?"
-    return f"{dsn}{sep}search_path={schema}"
+    return f"{dsn}{sep}search_path={schema}&application_name={schema}"
 
 
 async def _pg_admin(dsn: str, sql: str) -> None:

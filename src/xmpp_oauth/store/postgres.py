@@ -32,7 +32,10 @@ CHANNEL: Final = "xmpp_oauth_revocations"
 _MIGRATION_LOCK: Final = 0x786D7070
 DEFAULT_CONNECT_TIMEOUT: Final = 10.0
 
-_PG_ERRORS: Final = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+_PG_ERRORS: Final = (
+    asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError,
+    TimeoutError,
+)
 
 
 def store_label(url: str) -> str:
@@ -61,7 +64,8 @@ def describe_pg_error(exc: BaseException) -> str:
         return f"database is read-only ({exc})"
     if isinstance(exc, asyncpg.UniqueViolationError):
         return f"record already exists ({exc})"
-    if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
+    if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.InterfaceError
+                  | asyncpg.InternalClientError):
         return f"connection lost ({exc})"
     if isinstance(exc, OSError):
         return f"cannot connect ({exc.strerror or exc})"
