@@ -101,7 +101,7 @@ def slix_client(mechanism: str, authzid: str, *, binding_proposed: bool) -> Slix
         "tls_version": None,
         "unencrypted_scram": False,
     }
-    return SlixScram(mechanism, creds, security)
+    return SlixScram(mechanism, creds, security)  # type: ignore[no-untyped-call]
 
 
 @pytest.mark.parametrize("authzid", ["", "alice", "alice@localhost", "Alice@LOCALHOST"])

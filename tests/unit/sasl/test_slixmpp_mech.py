@@ -7,10 +7,11 @@ import base64
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
+from slixmpp import ClientXMPP
 from slixmpp.test import SlixTest
 from slixmpp.util.sasl import client as sasl_client
 
@@ -57,14 +58,14 @@ def test_import_has_no_side_effect_and_sasl_does_not_need_slixmpp() -> None:
 
 
 def choose(creds: dict[str, Any], *, encrypted: bool = True, knob: bool = False) -> Any:
-    def credentials(required: set[str], optional: set[str]) -> dict[str, Any]:
-        wanted = required | optional
+    def credentials(required: Iterable[str], optional: Iterable[str]) -> dict[str, Any]:
+        wanted = {*required, *optional}
         out = {k: v for k, v in creds.items() if k in wanted}
         if "host" in wanted:
             out.setdefault("host", "localhost")  # what feature_mechanisms does
         return out
 
-    def security(values: set[str]) -> dict[str, Any]:
+    def security(values: Iterable[str]) -> dict[str, Any]:
         return {
             "encrypted": encrypted,
             "unencrypted_oauthbearer": knob,
@@ -166,11 +167,22 @@ class TestOAuthBearerStream(SlixTest):
     def sent_sasl(self, tag: str) -> tuple[dict[str, str], str]:
         """The next element the client wrote: checked to be <tag xmlns=SASL_NS>, raw XML."""
         self.wait_for_send_queue()
-        raw = self.xmpp.socket.next_sent()
+        mock_socket: Any = self.xmpp.socket
+        raw = mock_socket.next_sent()
         assert raw is not None, "nothing was sent"
         elem = ET.fromstring(raw)
         assert elem.tag == f"{{{SASL_NS}}}{tag}", raw
         return dict(elem.attrib), elem.text or ""
+
+    @property
+    def client(self) -> ClientXMPP:
+        assert isinstance(self.xmpp, ClientXMPP)
+        return self.xmpp
+
+    def mech(self) -> OAuthBearerMech:
+        mech = self.client.plugin["feature_mechanisms"].mech
+        assert isinstance(mech, OAuthBearerMech)
+        return mech
 
     def offer(self) -> None:
         self.recv(
@@ -180,29 +192,28 @@ class TestOAuthBearerStream(SlixTest):
         )
 
     def test_success(self) -> None:
-        self.xmpp.credentials["access_token"] = "eyJ0.eyJz.c2ln"
-        self.xmpp.credentials["authzid"] = "alice@localhost"
+        self.client.credentials["access_token"] = "eyJ0.eyJz.c2ln"
+        self.client.credentials["authzid"] = "alice@localhost"
         self.offer()
         payload = b"n,a=alice@localhost,\x01host=localhost\x01auth=Bearer eyJ0.eyJz.c2ln\x01\x01"
         assert self.sent_sasl("auth") == ({"mechanism": "OAUTHBEARER"}, b64(payload))
         self.recv(f"<success xmlns='{SASL_NS}'/>")
-        assert self.xmpp.authenticated
+        assert self.client.authenticated
         assert self.events == ["auth_success"]
-        mech = self.xmpp.plugin["feature_mechanisms"].mech
-        assert isinstance(mech, OAuthBearerMech) and mech.client.state is ClientState.SUCCEEDED
+        assert self.mech().client.state is ClientState.SUCCEEDED
 
     def test_error_challenge_is_answered_and_exposed(self) -> None:
-        self.xmpp.credentials["access_token"] = ""  # XEP-0493 discovery
+        self.client.credentials["access_token"] = ""  # XEP-0493 discovery
         self.offer()
         payload = b"n,,\x01host=localhost\x01auth=\x01\x01"
         assert self.sent_sasl("auth") == ({"mechanism": "OAUTHBEARER"}, b64(payload))
         self.recv(f"<challenge xmlns='{SASL_NS}'>{b64(CHALLENGE_JSON)}</challenge>")
         assert self.sent_sasl("response") == ({}, "AQ==")
         assert self.challenges == []
-        mech = self.xmpp.plugin["feature_mechanisms"].mech
+        mech = self.mech()
         self.recv(f"<failure xmlns='{SASL_NS}'><not-authorized/></failure>")
         assert self.events == ["failed_auth"]
-        assert not self.xmpp.authenticated
+        assert not self.client.authenticated
         assert [c.openid_configuration for c in self.challenges] == [
             "https://auth.localhost/.well-known/openid-configuration"
         ]
