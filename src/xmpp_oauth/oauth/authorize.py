@@ -178,20 +178,19 @@ async def validate_authorization(
 
     # From here on errors go back to the client (unless OOB, see ValidatedAuthorization.error).
     response_type = params.get("response_type")
-    mode_default = (
-        ResponseMode.FRAGMENT if response_type == ResponseType.TOKEN else ResponseMode.QUERY
-    )
     redirect_for_errors = None if redirect_uri == OOB_URI else redirect_uri
+    error_mode: str = ResponseMode.QUERY  # until the response type is known to be valid
 
     def fail(cls: type[OAuthError], description: str) -> OAuthError:
         return cls(description, state=state, redirect_uri=redirect_for_errors,
-                   response_mode=mode_default)
+                   response_mode=error_mode)
 
     try:
         response_mode = _check_response(client, response_type, params.get("response_mode"),
                                          redirect_uri, settings)
     except OAuthError as exc:
         raise fail(type(exc), exc.description) from None
+    error_mode = response_mode
     try:
         if params.get("request") is not None or params.get("request_uri") is not None:
             raise InvalidRequestError("request objects are not supported")

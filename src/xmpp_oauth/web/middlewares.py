@@ -121,7 +121,9 @@ async def _oauth_error(request: web.Request, exc: OAuthError) -> web.StreamRespo
             settings = request.app[SETTINGS_KEY]
             location = error_redirect(exc, issuer=settings.issuer)
             return web.Response(status=302, headers={"Location": location})
-        return await render_error_page(request, status=exc.status, error=exc.error.value,
+        # A page has no client to challenge: 401 invalid_client is shown as a 400.
+        status = 400 if exc.status == 401 else exc.status
+        return await render_error_page(request, status=status, error=exc.error.value,
                                        description=exc.description)
     headers: dict[str, str] = {}
     if kind == "resource":
