@@ -21,6 +21,7 @@ from ..errors import AccountDisabledError, InvalidCredentialsError
 from ..store.base import LoginSession
 from .csrf import CsrfGuard
 from .keys import RUNTIME_KEY
+from .middlewares import client_address
 from .session import Sessions, load_cookie_secret
 from .templating import ClientView, Pages
 from .throttle import LoginThrottle
@@ -173,7 +174,7 @@ class PageKit:
         jid = self.normalize_jid(raw)
         # Unknown names are counted like real ones, keyed the same way (no enumeration).
         account_key = jid or raw.strip().lower()[:MAX_JID_LENGTH]
-        address = request.remote or "unknown"
+        address = client_address(request)
         shown_name = raw.strip()[:MAX_JID_LENGTH]
 
         locked = await self.throttle.check_login(account_key, address)
@@ -232,6 +233,7 @@ __all__ = [
     "KIT_HOLDER_KEY",
     "LOGIN_FAILED",
     "ClientView",
+    "client_address",
     "PageKit",
     "install",
     "page_kit",

@@ -18,7 +18,7 @@ from aiohttp import web
 from ..oauth.device import normalize_user_code
 from ..oauth.scopes import describe_scopes
 from ..store.base import DeviceCode, DeviceStatus
-from .browser import PageKit, page_kit, throttled_message
+from .browser import PageKit, client_address, page_kit, throttled_message
 from .templating import ClientView
 
 INVALID_CODE: Final = "That code is not valid or has expired. Check it and try again."
@@ -50,7 +50,7 @@ async def _entry(
 
 
 async def _lookup(kit: PageKit, request: web.Request, raw: str) -> DeviceCode | web.Response:
-    address = request.remote or "unknown"
+    address = client_address(request)
     locked = await kit.throttle.check_user_code(address)
     if locked is not None:
         return await _entry(
