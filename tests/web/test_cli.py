@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -43,12 +44,15 @@ class Server:
         self.base = base
 
 
-def start_server(*args: str, cwd: Path, env: dict[str, str]) -> Iterator[Server]:
+@contextlib.contextmanager
+def running(*args: str, cwd: Path, env: dict[str, str]) -> Iterator[Server]:
+    """Start ``xmpp-oauth ARGS``; wait for its ``listening on`` line; stop it afterwards."""
+    log = (cwd / "server.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "xmpp_oauth", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=log, text=True)
+    assert proc.stdout is not None
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT
-        assert proc.stdout is not None
         line = ""
         while time.monotonic() < deadline:
             line = proc.stdout.readline()
@@ -56,8 +60,8 @@ def start_server(*args: str, cwd: Path, env: dict[str, str]) -> Iterator[Server]
                 break
         if not line.startswith("listening on "):
             proc.kill()
-            _, err = proc.communicate(timeout=10)
-            pytest.fail(f"server did not start: {line!r}\n{err}")
+            proc.wait()
+            pytest.fail(f"server did not start: {line!r}\n{(cwd / 'server.log').read_text()}")
         yield Server(proc, line.split()[2])
     finally:
         if proc.poll() is None:
@@ -67,6 +71,8 @@ def start_server(*args: str, cwd: Path, env: dict[str, str]) -> Iterator[Server]
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        proc.stdout.close()
+        log.close()
 
 
 def probe(base: str) -> None:
@@ -86,15 +92,12 @@ def probe(base: str) -> None:
 def test_serve_without_config_on_a_fresh_directory(tmp_path: Path) -> None:
     port = free_port()
     env = clean_env(XMPP_OAUTH_HTTP__PORT=str(port))
-    gen = start_server("serve", cwd=tmp_path, env=env)
-    server = next(gen)
-    assert server.base == f"http://127.0.0.1:{port}"
-    probe(server.base)
-    server.proc.send_signal(signal.SIGTERM)
-    assert server.proc.wait(timeout=15) == 0  # graceful shutdown
+    with running("serve", cwd=tmp_path, env=env) as server:
+        assert server.base == f"http://127.0.0.1:{port}"
+        probe(server.base)
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(timeout=15) == 0  # graceful shutdown
     assert (tmp_path / "xmpp-oauth-data").is_dir()
-    with pytest.raises(StopIteration):
-        next(gen)
 
 
 def test_init_then_serve_and_clients(tmp_path: Path) -> None:
@@ -122,22 +125,23 @@ def test_init_then_serve_and_clients(tmp_path: Path) -> None:
     assert bad.returncode == 1
 
     port = free_port()
-    gen = start_server("serve", "--config", str(config), cwd=tmp_path,
-                       env=clean_env(XMPP_OAUTH_HTTP__PORT=str(port)))
-    server = next(gen)
-    probe(server.base)
-    # the admin client authenticates at the token endpoint (and fails only on the grant)
-    r = requests.post(server.base + "/token", auth=(client_id, secret), timeout=10,
-                      data={"grant_type": "authorization_code", "code": "x",
-                            "redirect_uri": "https://app.example/cb", "code_verifier": "y" * 43})
-    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
-    revoked = cli("--config", str(config), "client", "revoke", client_id, cwd=tmp_path, env=env)
-    assert revoked.returncode == 0, revoked.stderr
-    time.sleep(1.1)  # the server's client cache lives one second
-    r = requests.post(server.base + "/token", auth=(client_id, secret), timeout=10,
-                      data={"grant_type": "authorization_code", "code": "x"})
-    assert r.status_code == 401
-    server.proc.send_signal(signal.SIGTERM)
-    assert server.proc.wait(timeout=15) == 0
+    with running("serve", "--config", str(config), cwd=tmp_path,
+                 env=clean_env(XMPP_OAUTH_HTTP__PORT=str(port))) as server:
+        probe(server.base)
+        # the admin client authenticates at the token endpoint (and fails only on the grant)
+        r = requests.post(server.base + "/token", auth=(client_id, secret), timeout=10,
+                          data={"grant_type": "authorization_code", "code": "x",
+                                "redirect_uri": "https://app.example/cb",
+                                "code_verifier": "y" * 43})
+        assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+        revoked = cli("--config", str(config), "client", "revoke", client_id, cwd=tmp_path,
+                      env=env)
+        assert revoked.returncode == 0, revoked.stderr
+        time.sleep(1.1)  # the server's client cache lives one second
+        r = requests.post(server.base + "/token", auth=(client_id, secret), timeout=10,
+                          data={"grant_type": "authorization_code", "code": "x"})
+        assert r.status_code == 401
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(timeout=15) == 0
     assert client_id not in cli("--config", str(config), "client", "list", cwd=tmp_path,
                                 env=env).stdout
