@@ -19,21 +19,27 @@ Usage: ``python benchmarks/http.py [--duration SECONDS] [--connections N]``.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import base64
-import json
 import os
-import re
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
-from typing import Any
-from urllib.parse import quote_plus
+
+# This file is named like the stdlib package ``http``: run as a script, its directory comes
+# first on sys.path and would shadow ``http.client`` for everything imported below.
+if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+    del sys.path[0]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import base64  # noqa: E402
+import json  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+from urllib.parse import quote_plus  # noqa: E402
 
 JID = "bench@localhost"
 SCOPES = ("xmpp:client:normal", "offline_access")
@@ -203,9 +209,13 @@ def stop(proc: subprocess.Popen[str]) -> None:
 
 
 def wrk(url: str, script: Path, args: list[str], *, duration: float, connections: int) -> float:
-    cmd = ["wrk", f"-t{connections}", f"-c{connections}", f"-d{duration}s", "--latency",
-           "-s", str(script), url, "--", *args]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    cmd = ["wrk", f"-t{connections}", f"-c{connections}", f"-d{max(1, round(duration))}s",
+           "--latency",
+           "-s", str(script), url, *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
+    out = done.stdout
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if bad:
         raise SystemExit(f"{bad.group(0)} from {url}\n{out}")
