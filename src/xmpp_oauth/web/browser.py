@@ -119,12 +119,13 @@ class PageKit:
         title: str,
         message: str,
         error: str | None = None,
+        detail: str | None = None,
         back: str | None = None,
     ) -> web.Response:
         return await self.render(
             request,
             "error.html",
-            {"title": title, "message": message, "error": error, "back": back},
+            {"title": title, "message": message, "error": error, "detail": detail, "back": back},
             status=status,
         )
 

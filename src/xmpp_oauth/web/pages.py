@@ -250,14 +250,23 @@ async def render_error(
     request: web.Request, *, status: int, error: str, description: str = ""
 ) -> web.Response:
     """An error shown to the user instead of a redirect (RFC 6749 §4.1.2.1)."""
-    title = "Something went wrong" if status >= 500 else "This request cannot be completed"
-    message = description or (
-        "The server could not complete the request. Please try again later."
-        if status >= 500
-        else "The application sent an invalid request. Go back to it and try again."
-    )
+    if status >= 500:
+        title = "Something went wrong"
+        message = "The server could not complete the request. Please try again in a moment."
+    else:
+        title = "This request cannot be completed"
+        message = (
+            "The application that sent you here made a request this server cannot accept. "
+            "Go back to the application and try again; if it keeps happening, tell its "
+            "developers."
+        )
     return await page_kit(request).error_page(
-        request, status=status, title=title, message=message, error=error
+        request,
+        status=status,
+        title=title,
+        message=message,
+        error=error,
+        detail=description or None,
     )
 
 
