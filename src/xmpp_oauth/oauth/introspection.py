@@ -48,36 +48,35 @@ _JTI_CHARS: Final = 32
 
 
 class VerifiedTokenCache:
-    """Bounded LRU of verified access-token claims, each valid until its ``exp``."""
+    """Bounded LRU of verified access-token claims, each valid until its ``exp``.
+
+    Each entry also keeps the active response built for it (``body``), since a token's
+    introspection answer never changes while it stays active.
+    """
 
     def __init__(self, size: int = _CACHE_SIZE) -> None:
         self._size = size
-        self._entries: OrderedDict[str, AccessTokenClaims] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[AccessTokenClaims, dict[str, Any]]] = (
+            OrderedDict())
 
-    def verify(self, ctx: OAuthContext, token: str, *, now: float) -> AccessTokenClaims:
-        claims = self._entries.get(token)
-        if claims is not None and now < claims.exp + ctx.tokens.leeway:
+    def lookup(self, ctx: OAuthContext, token: str, *,
+               now: float) -> tuple[AccessTokenClaims, dict[str, Any]]:
+        entry = self._entries.get(token)
+        if entry is not None and now < entry[0].exp + ctx.tokens.leeway:
             self._entries.move_to_end(token)
-            return claims
+            return entry
         claims = ctx.tokens.verify_access_token(token, audience=None, now=now)
-        self._entries[token] = claims
+        entry = (claims, _access_body(claims))
+        self._entries[token] = entry
         if len(self._entries) > self._size:
             self._entries.popitem(last=False)
-        return claims
+        return entry
+
+    def verify(self, ctx: OAuthContext, token: str, *, now: float) -> AccessTokenClaims:
+        return self.lookup(ctx, token, now=now)[0]
 
 
-def _username(jid: str) -> str:
-    return jid
-
-
-async def _access_token(ctx: OAuthContext, cache: VerifiedTokenCache, token: str,
-                        client_id: str, now: float) -> dict[str, Any] | None:
-    try:
-        claims = cache.verify(ctx, token, now=now)
-    except InvalidTokenError:
-        return None
-    if claims.client_id != client_id or ctx.revocations.is_revoked(claims.grant_id):
-        return None
+def _access_body(claims: AccessTokenClaims) -> dict[str, Any]:
     body: dict[str, Any] = {
         "active": True,
         "scope": " ".join(sorted(claims.scopes)),
@@ -94,6 +93,21 @@ async def _access_token(ctx: OAuthContext, cache: VerifiedTokenCache, token: str
     if claims.nbf is not None:
         body["nbf"] = claims.nbf
     return body
+
+
+def _username(jid: str) -> str:
+    return jid
+
+
+async def _access_token(ctx: OAuthContext, cache: VerifiedTokenCache, token: str,
+                        client_id: str, now: float) -> dict[str, Any] | None:
+    try:
+        claims, body = cache.lookup(ctx, token, now=now)
+    except InvalidTokenError:
+        return None
+    if claims.client_id != client_id or ctx.revocations.is_revoked(claims.grant_id):
+        return None
+    return dict(body)
 
 
 async def _refresh_token(ctx: OAuthContext, token: str, client_id: str,
