@@ -95,3 +95,36 @@ async def test_garbage_never_500(flows: Flows, path: str) -> None:
             "Content-Type": "application/x-www-form-urlencoded"})
         assert 400 <= r.status < 500, (path, body, r.status)
         assert (await r.json())["error"]
+
+
+def _request_from(peer: str, forwarded: str | None, proxies: list[str]) -> Any:
+    from unittest import mock
+
+    from aiohttp import web
+    from aiohttp.test_utils import make_mocked_request
+
+    from xmpp_oauth.settings import Settings
+    from xmpp_oauth.web.keys import SETTINGS_KEY
+
+    app = web.Application()
+    app[SETTINGS_KEY] = Settings.from_mapping({"http": {"trusted_proxies": proxies}})
+    transport = mock.Mock()
+    transport.get_extra_info.side_effect = lambda name, default=None: (
+        (peer, 1234) if name == "peername" else default)
+    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+    return make_mocked_request("GET", "/", headers=headers, app=app, transport=transport)
+
+
+@pytest.mark.parametrize(("peer", "forwarded", "proxies", "expected"), [
+    ("203.0.113.9", "198.51.100.1", [], "203.0.113.9"),          # no proxies: header ignored
+    ("203.0.113.9", "198.51.100.1", ["127.0.0.1"], "203.0.113.9"),  # not from a proxy
+    ("127.0.0.1", "198.51.100.1", ["127.0.0.1"], "198.51.100.1"),
+    ("127.0.0.1", "6.6.6.6, 198.51.100.1", ["127.0.0.1"], "198.51.100.1"),  # spoofed left part
+    ("127.0.0.1", "198.51.100.1, 10.0.0.2", ["127.0.0.1", "10.0.0.0/8"], "198.51.100.1"),
+    ("127.0.0.1", None, ["127.0.0.1"], "127.0.0.1"),
+])
+def test_client_address_trusts_only_configured_proxies(
+        peer: str, forwarded: str | None, proxies: list[str], expected: str) -> None:
+    from xmpp_oauth.web.middlewares import client_address
+
+    assert client_address(_request_from(peer, forwarded, proxies)) == expected
