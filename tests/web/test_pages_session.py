@@ -308,3 +308,20 @@ async def test_secure_cookies_behind_https(make_app: Any) -> None:
     attrs = cookie.lower()
     assert "secure" in attrs and "httponly" in attrs and "samesite=lax" in attrs
     assert "domain=" not in attrs and "path=/" in attrs
+
+
+async def test_public_native_client_is_always_asked(flows: Flows) -> None:
+    """RFC 8252 §8.6: a loopback public client's identity cannot be assured."""
+    loopback = "http://127.0.0.1/cb"
+    public = await flows.register(redirect_uris=[loopback], token_endpoint_auth_method="none")
+    got, _ = await flows.authorize(public, scope=SCOPE, redirect_uri=loopback)
+    assert "code" in got
+    r = await flows.get_authorize(params(public, redirect_uri="http://127.0.0.1:4711/cb"))
+    assert r.status == 200 and page_kind(await r.text()) == "consent"
+    r = await flows.get_authorize(params(public, redirect_uri=loopback, prompt="none"))
+    assert location_params(r)["error"] == "consent_required"
+    # A confidential client on the same kind of address must present its secret: remembered.
+    confidential = await flows.register(redirect_uris=[loopback])
+    await flows.authorize(confidential, scope=SCOPE, redirect_uri=loopback)
+    r = await flows.get_authorize(params(confidential, redirect_uri=loopback))
+    assert r.status == 302 and "code" in location_params(r)

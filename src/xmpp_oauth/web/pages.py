@@ -20,7 +20,9 @@ authenticate (§3.1.2.3)        a session is needed; a new sign-in when there is
                                account.  With ``prompt=none``: ``login_required`` /
                                ``account_selection_required`` instead of a page.
 consent (§3.1.2.4)             asked when nothing is remembered for this user and client,
-                               when the request adds scopes, or on ``prompt=consent``;
+                               when the request adds scopes, on ``prompt=consent``, and
+                               always for public clients with a non-https redirect
+                               (RFC 8252 §8.6: their identity cannot be assured);
                                ``consent_required`` with ``prompt=none``.  Allow remembers
                                the union of scopes; deny is ``access_denied``.
 =============================  =============================================================
@@ -57,6 +59,7 @@ from ..tokens.secrets import constant_time_equal
 from . import account_page, device_page
 from .browser import PageKit, install, page_kit
 from .csrf import CsrfFailure
+from .keys import OAUTH_KEY
 from .session import apply_cookies, browser_state, derive_key, mac
 from .templating import ClientView
 
@@ -122,7 +125,7 @@ async def interact(
     remembered = await kit.store.get_consent(session.jid, authz.client_id)
     granted = set(remembered.scopes) if remembered is not None else set()
     new_scopes = [s for s in authz.scopes if s not in granted]
-    if not new_scopes and "consent" not in authz.prompt:
+    if not new_scopes and "consent" not in authz.prompt and await _identity_assured(request, authz):
         return _approval(session, authz)
     if "none" in authz.prompt:
         raise authz.error(ConsentRequiredError, "the user has not consented to these scopes")
@@ -138,6 +141,21 @@ async def interact(
             "hidden": [*hidden, ("xo_ticket", ticket)],
         },
     )
+
+
+async def _identity_assured(request: web.Request, authz: ValidatedAuthorization) -> bool:
+    """RFC 8252 §8.6: may a remembered consent stand in for asking the user?
+
+    Not for a public client whose code goes to a loopback, private-use or OOB address: any
+    local program can present that client id and receive the code.  An https redirect (the
+    code reaches the registered host) or a client secret (needed to redeem it) suffices.
+    """
+    if authz.redirect_uri.startswith("https://"):
+        return True
+    client = await request.app[OAUTH_KEY].clients.get(
+        authz.client_id, now=page_kit(request).clock.now()
+    )
+    return not client.is_public
 
 
 def _login_needed(
