@@ -9,8 +9,11 @@ from typing import Any
 
 import pytest
 
+from xmpp_oauth.clock import SystemClock
 from xmpp_oauth.errors import InvalidTokenError
+from xmpp_oauth.saslservice.exchanges import Challenge, DomainContext, OAuthBearerExchange, Ok
 from xmpp_oauth.store.revocation import StoreRevocationSet
+from xmpp_oauth.validate import Validator
 
 from .conftest import (
     ALICE,
@@ -191,15 +194,32 @@ async def test_oob_page_shows_the_code(live: Live, page: Any) -> None:
     assert tokens["access_token"]
 
 
+def oauthbearer_login(validator: Validator, token: str) -> Any:
+    """One RFC 7628 exchange as the SASL service runs it for Prosody."""
+
+    def check(token: str, authzid: str | None, domain: str, now: float) -> Any:
+        return validator.validate(token, authzid=authzid, domain=domain, now=now)
+
+    ctx = DomainContext(
+        domain="localhost",
+        token_check=check,
+        openid_configuration="https://example/.well-known/openid-configuration",
+        clock=SystemClock(),
+    )
+    message = f"n,a={ALICE},\x01auth=Bearer {token}\x01\x01".encode()
+    return OAuthBearerExchange(ctx).step(message)
+
+
 async def test_account_page_revoke(live: Live, page: Any) -> None:
     reg = await live.register(client_name="Revocable Chat")
     got, verifier = await authorize_in_browser(live, page, reg)
     tokens = await live.exchange(reg, got["code"], verifier)
-    # An "XMPP side" in another process would hold its own revocation set on the same store.
+    # The XMPP side (the SASL service, another process) holds its own revocation set.
     xmpp_side = StoreRevocationSet(live.runtime.store, poll_interval=0.1)
     await xmpp_side.start()
+    xmpp_validator = Validator(live.runtime.tokens, xmpp_side, domains=["localhost"])
     try:
-        live.runtime.validator.validate(tokens["access_token"], now=time.time())
+        assert oauthbearer_login(xmpp_validator, tokens["access_token"]) == Ok(ALICE)
         await page.goto(live.base + "/account")
         grant = page.locator(".grant", has_text="Revocable Chat")
         assert await grant.count() == 1
@@ -214,6 +234,9 @@ async def test_account_page_revoke(live: Live, page: Any) -> None:
         while not xmpp_side.is_revoked(grant_id):
             assert time.monotonic() - revoked_at < 1.0, "revocation took over 1 s"
             await asyncio.sleep(0.02)
+        # A fresh XMPP login with the old access token now gets the RFC 7628 error challenge.
+        refused = oauthbearer_login(xmpp_validator, tokens["access_token"])
+        assert isinstance(refused, Challenge) and b'"invalid_token"' in refused.data
     finally:
         await xmpp_side.stop()
     with pytest.raises(InvalidTokenError):
