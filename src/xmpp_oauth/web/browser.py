@@ -1,8 +1,8 @@
 """Shared machinery of the browser pages: sign-in form handling and page helpers (DESIGN §6).
 
 Everything the pages need (templates, sessions, CSRF, throttle, plus the runtime's store,
-clock and account backend) is bundled in one :class:`PageKit`, built on the first request
-from the runtime the protocol side opens at startup.
+clock and account backend) is bundled in one :class:`PageKit`, built at startup from the
+runtime the protocol side opens (or on the first request, if the runtime came later).
 
 Sign-in failures all read the same (:data:`LOGIN_FAILED`), whether the address is unknown,
 the password wrong or the account disabled: the page never tells whether an account exists.
@@ -221,6 +221,14 @@ KIT_HOLDER_KEY: Final = web.AppKey("xmpp_oauth_page_kit", _KitHolder)
 
 def install(app: web.Application) -> None:
     app[KIT_HOLDER_KEY] = _KitHolder()
+    app.on_startup.append(_build_at_startup)
+
+
+async def _build_at_startup(app: web.Application) -> None:
+    # The runtime is opened by a cleanup context, which runs before this hook; building the
+    # kit here reads the cookie secret and checks the template settings before any request.
+    if RUNTIME_KEY in app:
+        app[KIT_HOLDER_KEY].kit = PageKit(app[RUNTIME_KEY])
 
 
 def page_kit(request: web.Request) -> PageKit:
