@@ -563,6 +563,66 @@ class EjabberdServer:
         self.stop()
 
 
+# -- our own processes -----------------------------------------------------------------------
+
+
+def unix_socket_open(path: str) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(0.5)
+            s.connect(path)
+            return True
+    except OSError:
+        return False
+
+
+class XmppOAuthProcess:
+    """``python -m xmpp_oauth -c CONFIG <args>`` as a subprocess (``sasl``, ``serve``, ...).
+
+    Ready when every UNIX socket in ``sockets`` and every TCP port in ``ports`` accepts.
+    """
+
+    def __init__(self, config: Path, args: Sequence[str], *, sockets: Sequence[str] = (),
+                 ports: Sequence[int] = (), log_file: Path | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
+        import sys
+
+        self.argv = [sys.executable, "-m", "xmpp_oauth", "-c", str(config), *args]
+        self.sockets = tuple(sockets)
+        self.ports = tuple(ports)
+        self.log_file = log_file or config.with_suffix(f".{args[0]}.log")
+        self.env = {**os.environ, **(env or {})}
+        self._process = _Process()
+
+    @property
+    def running(self) -> bool:
+        return self._process.alive
+
+    def start(self, timeout: float = 20.0) -> None:
+        self._process.spawn(self.argv, cwd=self.log_file.parent, env=self.env, out=self.log_file)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._process.alive:
+                raise ServerError(f"{self.argv} exited early:\n{self.log_text()[-4000:]}")
+            if all(unix_socket_open(p) for p in self.sockets) and all(
+                port_open(p) for p in self.ports
+            ):
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise ServerError(f"{self.argv} not ready after {timeout} s:\n{self.log_text()[-4000:]}")
+
+    def stop(self) -> None:
+        self._process.terminate()
+
+    def restart(self, timeout: float = 20.0) -> None:
+        self.stop()
+        self.start(timeout)
+
+    def log_text(self) -> str:
+        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+
+
 # -- a slixmpp client login ------------------------------------------------------------------
 
 
@@ -606,18 +666,19 @@ async def xmpp_login(
     if mechanism == "OAUTHBEARER":
         from xmpp_oauth.sasl.slixmpp_mech import register_slixmpp_mechanism
 
-        register_slixmpp_mechanism()
-    client = slixmpp.ClientXMPP(jid, password or "")
+    client = slixmpp.ClientXMPP(jid, password or "", sasl_mech=mechanism)
+    if mechanism == "OAUTHBEARER":
+        register_slixmpp_mechanism(client)
     client.enable_direct_tls = False
     if ca_file:
         client.ca_certs = str(ca_file)
     else:
         client.enable_starttls = False
         client.enable_plaintext = True
-    client.register_plugin("feature_mechanisms", pconfig={"use_mech": mechanism})
     if not ca_file:
         client.plugin["feature_mechanisms"].config["unencrypted_plain"] = True
         client.plugin["feature_mechanisms"].unencrypted_plain = True
+        client.plugin["feature_mechanisms"].config["unencrypted_oauthbearer"] = True
     if access_token is not None:
         client.credentials["access_token"] = access_token
     if authzid is not None:
@@ -671,11 +732,13 @@ __all__ = [
     "ProsodyServer",
     "ServerError",
     "TlsFiles",
+    "XmppOAuthProcess",
     "ejabberd_available",
     "free_port",
     "free_ports",
     "make_tls_files",
     "port_open",
     "prosody_available",
+    "unix_socket_open",
     "xmpp_login",
 ]

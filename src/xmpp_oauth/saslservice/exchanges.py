@@ -147,9 +147,11 @@ class OAuthBearerExchange:
     def __init__(self, ctx: DomainContext) -> None:
         self.ctx = ctx
         self.server = OAuthBearerServer()
+        self.refusal = "invalid token"  # the FAIL text once the client acknowledged
 
-    def _reject(self, status: BearerStatus, *, scope: str | None = None,
+    def _reject(self, status: BearerStatus, refusal: str, *, scope: str | None = None,
                 condition: SaslCondition = SaslCondition.NOT_AUTHORIZED) -> Challenge:
+        self.refusal = refusal
         # RFC 7628 §3.2.2: the error result carries the discovery URL (XEP-0493).
         return Challenge(self.server.reject(
             status=status, scope=scope, openid_configuration=self.ctx.openid_configuration,
@@ -164,25 +166,29 @@ class OAuthBearerExchange:
         except SaslRemoteError as exc:
             return Refuse(f"malformed request: {exc}")
         if isinstance(event, Failure):  # the client's %x01 after our error challenge
-            return _refuse_failure(event)
+            return Refuse(self.refusal,
+                          temp=event.condition is SaslCondition.TEMPORARY_AUTH_FAILURE,
+                          authz=event.condition is SaslCondition.INVALID_AUTHZID)
         if event.is_discovery:
-            return self._reject(BearerStatus.INVALID_TOKEN)
+            return self._reject(BearerStatus.INVALID_TOKEN, "a token is required")
         try:
             principal = self.ctx.token_check(
                 event.token, event.authzid, self.ctx.domain, self.ctx.clock.now()
             )
         except AuthzidMismatchError:
-            return self._reject(BearerStatus.INVALID_TOKEN,
+            return self._reject(BearerStatus.INVALID_TOKEN, "the token is for another account",
                                 condition=SaslCondition.INVALID_AUTHZID)
         except InsufficientScopeError as exc:
-            return self._reject(BearerStatus.INSUFFICIENT_SCOPE, scope=exc.scope or None)
+            return self._reject(BearerStatus.INSUFFICIENT_SCOPE,
+                                "the token does not allow XMPP logins", scope=exc.scope or None)
         except InvalidTokenError as exc:
-            return self._reject(BearerStatus.INVALID_TOKEN, condition=sasl_condition(exc))
+            return self._reject(BearerStatus.INVALID_TOKEN, "invalid token",
+                                condition=sasl_condition(exc))
         except StoreError as exc:
             return Refuse(f"store trouble: {exc.problem}", temp=True)
         if principal.jid.rpartition("@")[2].lower() != self.ctx.domain:
             # The validator was told the domain; this is a second lock on the same door.
-            return self._reject(BearerStatus.INVALID_TOKEN)
+            return self._reject(BearerStatus.INVALID_TOKEN, "invalid token")
         return Ok(self.server.accept(principal.jid).identity)
 
 
