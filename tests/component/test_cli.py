@@ -45,3 +45,15 @@ def test_cli_exit_code_2_without_secret(tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'data_dir = "{tmp_path}"\n[component]\nsecret_file = "{tmp_path}/none"\n')
     assert main(["--config", str(cfg), "component"]) == 2
+
+
+def test_python_dash_m_entry_point(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'data_dir = "{tmp_path}"\n[component]\nsecret_file = "{tmp_path}/none"\n')
+    proc = subprocess.run([sys.executable, "-m", "xmpp_oauth_component", "--config", str(cfg)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "component.secret_file" in proc.stderr
