@@ -110,6 +110,7 @@ class OAuthComponent(ComponentXMPP):
 
         self.add_event_handler("session_start", self._on_session_start)
         self.add_event_handler("disconnected", self._on_disconnected)
+        self.add_event_handler("stream_error", self._on_stream_error)
         self.add_event_handler("message", self._on_message)
 
     # -- connection lifecycle ---------------------------------------------------------------
@@ -150,6 +151,11 @@ class OAuthComponent(ComponentXMPP):
         delay = self.backoff.next()
         log.warning("component disconnected (%s); reconnecting in %.1f s", reason, delay)
         self._reconnect_task = asyncio.ensure_future(self._reconnect(delay))
+
+    def _on_stream_error(self, error: Any) -> None:
+        # not-authorized here means a wrong component secret (XEP-0114 §3): say so plainly.
+        log.error("the server closed the component stream: %s %s", error["condition"],
+                  error["text"] or "")
 
     async def _reconnect(self, delay: float) -> None:
         await asyncio.sleep(delay)
