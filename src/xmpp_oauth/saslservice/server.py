@@ -64,6 +64,7 @@ from .protocol import (
     UnknownLine,
     VersionLine,
 )
+from .tokencache import CachingTokenCheck
 
 log = logging.getLogger(__name__)
 
@@ -350,7 +351,7 @@ def build_sasl_service(runtime: Runtime, *, listeners: Sequence[SaslListener] | 
         accounts = AccountCache(runtime.store)
     return SaslService(
         listeners=default_listeners(settings) if listeners is None else listeners,
-        token_check=token_check or validator_check(runtime.validator),
+        token_check=token_check or CachingTokenCheck(runtime.validator),
         openid_configuration=settings.openid_configuration_url,
         accounts=accounts,
         mechanisms=settings.sasl.mechanisms,
