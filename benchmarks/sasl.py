@@ -51,11 +51,8 @@ sys.path.insert(0, str(ROOT))
 
 from xmpp_oauth.accounts.local import LocalAccounts  # noqa: E402
 from xmpp_oauth.runtime import open_runtime  # noqa: E402
-from xmpp_oauth.saslservice.server import (  # noqa: E402
-    SaslService,
-    TokenCheck,
-    build_sasl_service,
-)
+from xmpp_oauth.saslservice.exchanges import TokenCheck  # noqa: E402
+from xmpp_oauth.saslservice.server import SaslService, build_sasl_service  # noqa: E402
 from xmpp_oauth.settings import SaslListener, Settings  # noqa: E402
 from xmpp_oauth.store.base import Grant  # noqa: E402
 from xmpp_oauth.tokens.secrets import new_secret  # noqa: E402
@@ -377,8 +374,8 @@ async def main(quick: bool, alg: str) -> None:
             if not key.startswith("ratio"):
                 print(f"{key}: {value:.3f}" if "ms" in key else f"{key}: {value:.0f}")
         two = await part2(tmp, tokens[split:], rounds, xmpp_seconds)
-        for key, value in two.items():
-            print(f"{key}: {value:.2f}" if isinstance(value, float) else f"{key}: {value}")
+        for key, item in two.items():
+            print(f"{key}: {item:.2f}" if isinstance(item, float) else f"{key}: {item}")
         print(f"pipelined_ratio: {one['ratio_pipelined']:.2f}")
         print(f"single_reused_tokens_ratio: {one['ratio_single_reused']:.2f}")
         print(f"ratio={one['ratio_single']:.2f}")

@@ -671,7 +671,7 @@ async def xmpp_login(
         register_slixmpp_mechanism(client)
     client.enable_direct_tls = False
     if ca_file:
-        client.ca_certs = str(ca_file)
+        client.ca_certs = Path(ca_file)
     else:
         client.enable_starttls = False
         client.enable_plaintext = True

@@ -41,8 +41,8 @@ from ..accounts.local import normalize_jid
 from ..clock import Clock
 from ..errors import StoreError, XmppOAuthError
 from ..store.base import Store
-from ..validate import Principal
 from .accounts import FailureThrottle, PlainVerifier
+from .exchanges import TokenCheck
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +88,6 @@ class FrameDecoder:
 
 def _looks_like_jwt(password: str) -> bool:
     return password.count(".") == 2 and password.startswith("ey") and " " not in password
-
-
-#: ``token_check(token, authzid, domain, now) -> Principal`` (normally ``Validator.validate``).
-TokenCheck = Callable[[str, "str | None", str, float], Principal]
 
 
 class ExtauthHandler:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from xmpp_oauth.clock import FrozenClock
 from xmpp_oauth.errors import AuthzidMismatchError, InvalidTokenError
 from xmpp_oauth.saslservice.tokencache import CachingTokenCheck
 from xmpp_oauth.tokens.jwt import TokenService
