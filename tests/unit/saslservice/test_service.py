@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from pathlib import Path
 
 import pytest
 from scramp import ScramClient
@@ -232,3 +233,67 @@ async def test_stale_account_data_means_temporary_failure(service: Service,
     token, _ = await issue_token(runtime, "alice@localhost")
     assert (await client.oauthbearer(token))[0].kind == "OK"  # tokens need no account data
     await client.close()
+
+
+def test_default_listeners_one_socket_per_domain(runtime: Runtime) -> None:
+    from xmpp_oauth.saslservice.server import default_listeners
+
+    listeners = default_listeners(runtime.settings)
+    assert [(lst.domain, Path(lst.socket).name) for lst in listeners] == [
+        ("localhost", "sasl-localhost.sock"), ("second.localhost", "sasl-second.localhost.sock")]
+
+
+def test_non_loopback_tcp_is_refused(runtime: Runtime) -> None:
+    from xmpp_oauth.errors import ConfigError
+    from xmpp_oauth.saslservice.server import build_sasl_service
+    from xmpp_oauth.settings import SaslListener
+
+    with pytest.raises(ConfigError, match="loopback"):
+        build_sasl_service(runtime, listeners=[SaslListener(domain="localhost",
+                                                            host="0.0.0.0", port=5555)])
+
+
+async def test_socket_mode_and_stale_socket_replaced(runtime: Runtime, tmp_path: Path) -> None:
+    import os
+    import socket
+    import stat
+
+    from xmpp_oauth.saslservice.server import build_sasl_service
+    from xmpp_oauth.settings import SaslListener
+
+    path = tmp_path / "stale.sock"
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(str(path))  # left behind by a crashed run
+    stale.close()
+    svc = build_sasl_service(runtime, listeners=[SaslListener(domain="localhost",
+                                                              socket=str(path),
+                                                              socket_mode=0o600)])
+    await svc.start()
+    try:
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        client = await DovecotClient.connect(path=str(path))
+        await client.close()
+    finally:
+        await svc.close()
+    assert not path.exists()
+
+
+async def test_password_mechanisms_are_not_offered_without_local_accounts(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    from xmpp_oauth.saslservice.server import SaslService, validator_check
+    from xmpp_oauth.settings import SaslListener
+
+    svc = SaslService(listeners=[SaslListener(domain="localhost",
+                                              socket=str(tmp_path / "t.sock"))],
+                      token_check=validator_check(runtime.validator),
+                      openid_configuration="https://x.example/.well-known/openid-configuration")
+    await svc.start()
+    try:
+        client = await DovecotClient.connect(path=str(tmp_path / "t.sock"))
+        assert list(client.mechanisms) == ["OAUTHBEARER"]
+        reply = await client.auth("PLAIN", b"\0alice\0alice-pw: \xc3\xbc")
+        assert reply.kind == "FAIL"
+        await client.close()
+    finally:
+        await svc.close()
