@@ -24,6 +24,7 @@ from ..store import open_store
 from ..store.base import StoredClient
 from ..tokens.secrets import hash_secret, new_secret
 from .app import create_app
+from .keys import RUNTIME_KEY
 
 log = logging.getLogger(__name__)
 #: Seconds in-flight requests get to finish after SIGTERM/SIGINT.
@@ -48,14 +49,26 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
     return ctx
 
 
-async def run_server(settings: Settings) -> None:
-    """Serve until SIGINT/SIGTERM, then stop accepting and let requests finish."""
+async def run_server(settings: Settings, *, with_sasl: bool = True) -> None:
+    """Serve until SIGINT/SIGTERM, then stop accepting and let requests finish.
+
+    With ``with_sasl`` the SASL service (Dovecot auth protocol) runs in the same process on
+    the configured listeners, or one UNIX socket per domain under ``data_dir``.
+    """
     app = create_app(settings)
     runner = web.AppRunner(app, access_log_class=AccessLogger,
                            access_log=logging.getLogger("xmpp_oauth.access"),
                            shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()  # opens the runtime (store, keys) before any connection
+    sasl = None
     try:
+        if with_sasl:
+            from ..saslservice.server import start_sasl_service
+
+            sasl = await start_sasl_service(app[RUNTIME_KEY])
+            for bound in sasl.bound:
+                where = os.path.abspath(bound.socket) if bound.socket else f"{bound.host}:{bound.port}"
+                print(f"sasl service for {bound.domain} on {where}", flush=True)
         tls = _ssl_context(settings)
         site = web.TCPSite(runner, settings.http.host, settings.http.port, ssl_context=tls)
         await site.start()
@@ -76,11 +89,13 @@ async def run_server(settings: Settings) -> None:
         await stop.wait()
         log.info("shutting down")
     finally:
+        if sasl is not None:
+            await sasl.close()
         await runner.cleanup()
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    asyncio.run(run_server(settings))
+    asyncio.run(run_server(settings, with_sasl=not args.no_sasl))
     return 0
 
 
@@ -241,6 +256,8 @@ def register(subparsers: Any) -> None:
     serve = subparsers.add_parser("serve", help="run the authorization server")
     serve.add_argument("-c", "--config", default=argparse.SUPPRESS,
                        help="TOML settings file (same as the global --config)")
+    serve.add_argument("--no-sasl", action="store_true",
+                       help="do not run the SASL service for XMPP servers in this process")
     serve.set_defaults(func=_serve)
 
     init = subparsers.add_parser("init", help="write a starter config and generate keys")
