@@ -67,7 +67,8 @@ async def run_server(settings: Settings, *, with_sasl: bool = True) -> None:
 
             sasl = await start_sasl_service(app[RUNTIME_KEY])
             for bound in sasl.bound:
-                where = os.path.abspath(bound.socket) if bound.socket else f"{bound.host}:{bound.port}"
+                where = str(Path(bound.socket).absolute()) if bound.socket else (  # noqa: ASYNC240
+                    f"{bound.host}:{bound.port}")
                 print(f"sasl service for {bound.domain} on {where}", flush=True)
         tls = _ssl_context(settings)
         site = web.TCPSite(runner, settings.http.host, settings.http.port, ssl_context=tls)
