@@ -39,19 +39,18 @@ class XmppEndpoint:
 
 
 def _client(jid: str, token: str, endpoint: XmppEndpoint, authzid: str | None) -> ClientXMPP:
-    xmpp = ClientXMPP(jid, "")
+    xmpp = ClientXMPP(jid, "", sasl_mech="OAUTHBEARER")
     xmpp.credentials["access_token"] = token
     if authzid:
         xmpp.credentials["authzid"] = authzid
     register_slixmpp_mechanism(xmpp)
-    xmpp["feature_mechanisms"].config["use_mechs"] = ["OAUTHBEARER"]
     xmpp.enable_direct_tls = False
     if endpoint.ca_file:
         xmpp.ca_certs = Path(endpoint.ca_file)
     if endpoint.insecure_plaintext:
         xmpp.enable_starttls = False
         xmpp.enable_plaintext = True
-        xmpp["feature_mechanisms"].config["unencrypted_oauthbearer"] = True
+        xmpp.plugin["feature_mechanisms"].config["unencrypted_oauthbearer"] = True
     return xmpp
 
 
