@@ -135,3 +135,17 @@ async def test_revocation_reaches_this_process_within_a_second(
         assert revoked.is_revoked("g1"), f"not seen {seen_after:.2f}s after the commit"
     finally:
         await revoked.stop()
+
+
+async def test_revocation_set_starts_and_stops_promptly(store: SqlStore) -> None:
+    """stop() right after start() (wake-up pending) must not hang (3.11 wait_for pitfall)."""
+    for _ in range(5):
+        revoked = StoreRevocationSet(store, poll_interval=0.25)
+        async with asyncio.timeout(5):
+            await revoked.start()
+            await revoked.stop()
+    revoked = StoreRevocationSet(store, poll_interval=0.25)
+    await revoked.start()
+    revoked.add_local("local-only")
+    assert revoked.is_revoked("local-only") and "local-only" in revoked and len(revoked) == 1
+    await revoked.stop()

@@ -72,6 +72,7 @@ class StoreRevocationSet:
         self._listen_task: asyncio.Task[None] | None = None
         self._next_listen = 0.0
         self._closing: set[asyncio.Task[None]] = set()
+        self._stopping = False
 
     # -- the hot path -------------------------------------------------------------------------
     def is_revoked(self, grant_id: str) -> bool:
@@ -90,11 +91,13 @@ class StoreRevocationSet:
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
         """Load every known revocation (raises StoreError), then keep refreshing."""
+        self._stopping = False
         await self.reload()
         await self._subscribe()
         self._task = asyncio.create_task(self._run(), name="revocation-poll")
 
     async def stop(self) -> None:
+        self._stopping = True
         for task in (self._task, self._listen_task):
             if task is not None:
                 task.cancel()
@@ -156,9 +159,12 @@ class StoreRevocationSet:
         return self._poll_interval
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+            # arrives just as the event fires, and stop() would wait forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._interval())
+                async with asyncio.timeout(self._interval()):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 if time.monotonic() - self._last_full >= self._full_reload_interval:
