@@ -20,7 +20,8 @@ def require(condition: bool, reason: str) -> None:
 
 
 def require_binary(name: str, package: str) -> str:
-    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
+    sbin = f"/usr/sbin/{name}"
+    path = shutil.which(name) or (sbin if os.path.exists(sbin) else None)
     require(path is not None, f"{name} not installed (apt-get install {package})")
     assert path is not None
     return path

@@ -371,7 +371,9 @@ _INVALID_TOKEN_WIRE: Final = WireMapping(
 
 #: The single mapping table (DESIGN §7.3).  Exhaustive over the concrete classes above.
 WIRE_TABLE: Final[dict[type[XmppOAuthError], WireMapping]] = {
-    ConfigError: WireMapping(ErrorCode.SERVER_ERROR, 500, None, SaslCondition.TEMPORARY_AUTH_FAILURE),
+    ConfigError: WireMapping(
+        ErrorCode.SERVER_ERROR, 500, None, SaslCondition.TEMPORARY_AUTH_FAILURE
+    ),
     StoreError: WireMapping(
         ErrorCode.TEMPORARILY_UNAVAILABLE, 503, None, SaslCondition.TEMPORARY_AUTH_FAILURE
     ),
@@ -388,7 +390,10 @@ WIRE_TABLE: Final[dict[type[XmppOAuthError], WireMapping]] = {
     SaslLocalError: WireMapping(None, None, None, SaslCondition.TEMPORARY_AUTH_FAILURE),
     SaslRemoteError: WireMapping(None, None, None, SaslCondition.MALFORMED_REQUEST),
     InsufficientScopeError: WireMapping(
-        ErrorCode.INSUFFICIENT_SCOPE, 403, BearerStatus.INSUFFICIENT_SCOPE, SaslCondition.NOT_AUTHORIZED
+        ErrorCode.INSUFFICIENT_SCOPE,
+        403,
+        BearerStatus.INSUFFICIENT_SCOPE,
+        SaslCondition.NOT_AUTHORIZED,
     ),
     InvalidBearerTokenError: _INVALID_TOKEN_WIRE,
 }

@@ -45,8 +45,10 @@ def test_token_file_round_trip_is_private(tmp_path) -> None:
     store = TokenFile(path)
     assert store.load("alice@example.org") is None
     tokens = StoredTokens(
-        jid="alice@example.org", issuer="https://auth.example", token_endpoint="https://auth.example/token",
-        client_id="cid", client_secret=None, access_token="at", expires_at=100.0, refresh_token="rt",
+        jid="alice@example.org", issuer="https://auth.example",
+        token_endpoint="https://auth.example/token",
+        client_id="cid", client_secret=None, access_token="at", expires_at=100.0,
+        refresh_token="rt",
     )
     store.save(tokens)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
