@@ -12,7 +12,9 @@ from tests.store.factories import T0
 from xmpp_oauth.errors import StoreError
 from xmpp_oauth.store import connect_store
 from xmpp_oauth.store import migrations as m
+from xmpp_oauth.store.base import Grant
 from xmpp_oauth.store.sql import SqlStore
+from xmpp_oauth.store.sqlcore import _GRANT_COLS, _grant_args
 
 #: The released version-1 schema.  Editing a released migration breaks every database that
 #: ran it: write a new numbered file instead (and never update this digest).
@@ -41,14 +43,22 @@ async def _index_exists(store: SqlStore, name: str) -> bool:
         return await db.fetchone(probe, name) is not None
 
 
+async def _v1_grant(store: SqlStore, grant: Grant) -> None:
+    """A grant as version 1 stored it (today's create_grant also numbers it: version 3)."""
+    async with store._write() as db:
+        await db.execute(f"INSERT INTO grants ({_GRANT_COLS})"  # noqa: S608
+                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", *_grant_args(grant))
+
+
 async def test_v1_database_upgrades_and_keeps_its_data(store_url: str) -> None:
     old = await connect_store(store_url, migrate=False)
     try:
         assert await old.schema_version() == 0
         assert await old.migrate(target=1) == 1
         await old.create_account(f.account())
-        await old.create_grant(f.grant("g1"))
-        await old.create_grant(f.grant("g2", created_at=T0 + 1))
+        # Inserted newest first: version 3 numbers existing grants by created_at.
+        await _v1_grant(old, f.grant("g2", created_at=T0 + 1))
+        await _v1_grant(old, f.grant("g1"))
         await old.add_refresh_token(f.refresh("r1", "g1"))
         await old.revoke_grant("g2", reason="user", now=T0 + 2)
         await old.add_signing_key(f.key("k1"))
@@ -68,6 +78,14 @@ async def test_v1_database_upgrades_and_keeps_its_data(store_url: str) -> None:
         # Version 2's column is in use.
         await new.revoke_client("client-a", now=T0 + 4, reason="abuse")
         assert (await new.get_grant("g1")).revoke_reason == "abuse"  # type: ignore[union-attr]
+        # Version 3: existing grants got creation numbers, oldest first; new ones follow.
+        assert await _index_exists(new, "grants_by_seq")
+        created, cursor = await new.grants_created_since(0)
+        assert [g.grant_id for g in created] == ["g1", "g2"] and cursor == 2
+        assert await new.grants_created_since(-1) == ([], 2)
+        await new.create_grant(f.grant("g3", created_at=T0 + 5))
+        created, cursor = await new.grants_created_since(2)
+        assert [g.grant_id for g in created] == ["g3"] and cursor == 3
         # Opening again is a no-op.
         assert await new.migrate() == m.latest_version()
     finally:

@@ -91,3 +91,37 @@ def revoke_on_signal(url: str, grant_id: str, ready: Any, go: Any, queue: Any) -
             await store.close()
 
     _report(queue, work())
+
+
+def create_grants(url: str, who: str, count: int, barrier: Any, queue: Any) -> None:
+    """Create ``count`` grants through every creating path in turn (create_grant, code
+    redemption, device code redemption), concurrently with peers; report their ids."""
+
+    async def work() -> list[str]:
+        store = await connect_store(url)
+        ids: list[str] = []
+        try:
+            await asyncio.to_thread(barrier.wait, 30)
+            for i in range(count):
+                gid, now, jid = f"{who}-g{i}", T0 + i, f"{who}@localhost"
+                if i % 3 == 0:
+                    await store.create_grant(f.grant(gid, jid=jid, created_at=now))
+                elif i % 3 == 1:
+                    await store.add_authorization_code(f.code(f"{who}-c{i}", jid=jid))
+                    if await store.redeem_authorization_code(f"{who}-c{i}", grant_id=gid,
+                                                             now=now) is None:
+                        raise AssertionError(f"code {i} of {who} not redeemed")
+                else:
+                    user_code = f"{who.upper()}-{i:04d}"
+                    await store.add_device_code(f.device(f"{who}-d{i}", user_code))
+                    assert await store.decide_device_code(
+                        user_code, approve=True, jid=jid, auth_time=now, now=now)
+                    if await store.redeem_device_code(f"{who}-d{i}", grant_id=gid,
+                                                      now=now) is None:
+                        raise AssertionError(f"device code {i} of {who} not redeemed")
+                ids.append(gid)
+        finally:
+            await store.close()
+        return ids
+
+    _report(queue, work())

@@ -214,6 +214,19 @@ class Store(Protocol):
         """
         ...
 
+    async def grants_created_since(
+        self, cursor: int, *, limit: int = 200
+    ) -> tuple[list[Grant], int]:
+        """Grants created after ``cursor``, oldest first, at most ``limit``, and the next cursor.
+
+        Every path that creates a grant numbers it in commit order, so paging with the
+        returned cursor never skips or repeats one, whichever process created it.  Grants
+        revoked since are still reported (they were created); purged ones are not.
+        ``cursor < 0`` means "from now on": no grants, just the current end.  Cursors are
+        opaque integers, comparable only within one store.
+        """
+        ...
+
     # -- refresh tokens (RFC 6749 §6, RFC 9700 §4.14) ----------------------------------------
     async def add_refresh_token(self, token: RefreshToken) -> None: ...
     async def get_refresh_token(self, token_hash: str) -> RefreshToken | None: ...

@@ -21,11 +21,9 @@ from .base import (
     StoredKey,
 )
 from .sqlcore import (
-    _INSERT_GRANT,
     DEFAULT_RETENTION,
     Row,
     SqlCore,
-    _grant_args,
     _json,
     _opt,
     _tuple,
@@ -102,11 +100,11 @@ class SqlStore(SqlCore):
                                        reason="code_replay", now=now)
                 return None
             code = _code(row)
-            await db.execute(_INSERT_GRANT, *_grant_args(Grant(
+            await self._insert_grant(db, Grant(
                 grant_id=grant_id, jid=code.jid, client_id=code.client_id,
                 client_name=code.client_name, scopes=code.scopes, created_at=now,
                 last_used_at=now, auth_time=code.auth_time,
-            )))
+            ))
             return code
 
     # -- device codes (RFC 8628) -------------------------------------------------------------
@@ -167,11 +165,11 @@ class SqlStore(SqlCore):
             if row is None:
                 return None
             device = _device(row)
-            await db.execute(_INSERT_GRANT, *_grant_args(Grant(
+            await self._insert_grant(db, Grant(
                 grant_id=grant_id, jid=device.jid, client_id=device.client_id,
                 client_name=device.client_name, scopes=device.scopes, created_at=now,
                 last_used_at=now, auth_time=device.auth_time,
-            )))
+            ))
             return device
 
     # -- consent -----------------------------------------------------------------------------

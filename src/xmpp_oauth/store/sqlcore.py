@@ -13,7 +13,8 @@ Revocation (DESIGN §3): revoking grants stamps them, deletes their refresh toke
 them to ``revocations`` under a sequence number taken from a one-row counter.  Updating that
 row serialises revoking transactions, so sequence order is commit order and a reader that saw
 ``seq = n`` can never later discover an ``m < n``: ``revoked_grants_since`` is an index range
-scan that costs nothing when nothing changed.
+scan that costs nothing when nothing changed.  New grants are numbered the same way (column
+``grants.seq``, counter ``grant``) by every path that creates one, for ``grants_created_since``.
 
 Times are passed in (``now=``).  JSON columns (scopes, metadata) are text.
 """
@@ -75,7 +76,9 @@ _GRANT_COLS: Final = (
 _REFRESH_COLS: Final = (
     "token_hash, grant_id, client_id, scopes, created_at, expires_at, consumed_at"
 )
-_INSERT_GRANT: Final = f"INSERT INTO grants ({_GRANT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+_INSERT_GRANT: Final = (
+    f"INSERT INTO grants ({_GRANT_COLS}, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+)
 
 def _account(r: Row) -> Account:
     return Account(
@@ -228,7 +231,20 @@ class SqlCore:
     # -- grants and revocation --------------------------------------------------------------
     async def create_grant(self, grant: Grant) -> None:
         async with self._write() as db:
-            await db.execute(_INSERT_GRANT, *_grant_args(grant))
+            await self._insert_grant(db, grant)
+
+    async def _insert_grant(self, db: Db, grant: Grant) -> None:
+        """Insert ``grant`` under the next creation number, inside the caller's transaction.
+
+        Every path that creates a grant comes through here.  Updating the counter row
+        serialises creators until commit (SQLite: the write lock; PostgreSQL: the row lock),
+        so creation numbers become visible in order; take it last, after any other row lock.
+        """
+        counter = await db.fetchone(
+            "UPDATE counters SET value = value + 1 WHERE name = 'grant' RETURNING value"
+        )
+        assert counter is not None
+        await db.execute(_INSERT_GRANT, *_grant_args(grant), int(counter["value"]))
 
     async def get_grant(self, grant_id: str) -> Grant | None:
         async with self._read() as db:
@@ -310,6 +326,22 @@ class SqlCore:
         if not rows:
             return [], cursor
         return [r["grant_id"] for r in rows], int(rows[-1]["seq"])
+
+    async def grants_created_since(
+        self, cursor: int, *, limit: int = 200
+    ) -> tuple[list[Grant], int]:
+        async with self._read() as db:
+            if cursor < 0:
+                row = await db.fetchone("SELECT value FROM counters WHERE name = 'grant'")
+                assert row is not None
+                return [], int(row["value"])
+            rows = await db.fetchall(
+                f"SELECT {_GRANT_COLS}, seq FROM grants WHERE seq > ? ORDER BY seq LIMIT ?",  # noqa: S608
+                cursor, limit,
+            )
+        if not rows:
+            return [], cursor
+        return [_grant(r) for r in rows], int(rows[-1]["seq"])
 
     # -- refresh tokens (RFC 6749 §6, RFC 9700 §4.14) ----------------------------------------
     async def add_refresh_token(self, token: RefreshToken) -> None:
