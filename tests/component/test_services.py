@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.store.factories import code
 from xmpp_oauth.clock import FrozenClock
 from xmpp_oauth.store import Store, open_store
-from xmpp_oauth.store.base import Account
+from xmpp_oauth.store.base import Account, Grant
+from xmpp_oauth_component.notify import GrantNotifier
 from xmpp_oauth_component.services import AccountState, StoreServices
 
 from .fakes import T0, grant
@@ -95,10 +97,6 @@ async def test_account_disable_revokes(store: Store, services: StoreServices,
 
 
 async def test_grants_created_since(store: Store, services: StoreServices) -> None:
-    if not hasattr(store, "grants_created_since"):
-        with pytest.raises(NotImplementedError):
-            await services.grants_created_since(None)
-        pytest.skip("store has no grants_created_since() yet (notices need it)")
     await store.create_grant(grant("old", "alice@localhost", "Old"))
     grants, cursor = await services.grants_created_since(None)
     assert grants == []
@@ -106,3 +104,27 @@ async def test_grants_created_since(store: Store, services: StoreServices) -> No
     grants, cursor2 = await services.grants_created_since(cursor)
     assert [g.grant_id for g in grants] == ["a1", "a2", "b1"]
     assert await services.grants_created_since(cursor2) == ([], cursor2)
+
+
+async def test_notifier_over_the_store(store: Store, services: StoreServices,
+                                       tmp_path: Path) -> None:
+    """The notifier on the real store: grants from a code redemption are announced once,
+    foreign and already revoked ones not at all, and a restart repeats nothing."""
+    cursor_file = tmp_path / "cursor"
+    sent: list[Grant] = []
+    first = GrantNotifier(services, sent.append, domains=["localhost"], cursor_file=cursor_file)
+    await store.create_grant(grant("old", "alice@localhost", "Old"))
+    assert await first.poll_once() == 0  # a first start begins at "now"
+    await store.add_authorization_code(code("c1", jid="alice@localhost", client_name="Dino"))
+    assert await store.redeem_authorization_code("c1", grant_id="g-code", now=T0 + 10)
+    await store.create_grant(grant("x", "mallory@evil.example", "X"))
+    await store.create_grant(grant("gone", "alice@localhost", "Gone"))
+    await store.revoke_grant("gone", reason="user", now=T0 + 11)
+    while await first.poll_once():
+        pass
+    assert [(g.grant_id, g.client_name) for g in sent] == [("g-code", "Dino")]
+    await store.create_grant(grant("b1", "bob@localhost", "Bot"))
+    second = GrantNotifier(services, sent.append, domains=["localhost"], cursor_file=cursor_file)
+    while await second.poll_once():
+        pass
+    assert [g.grant_id for g in sent] == ["g-code", "b1"]
