@@ -9,10 +9,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from xmpp_oauth.clock import FrozenClock
+from xmpp_oauth.runtime import open_runtime
 from xmpp_oauth.settings import Settings
 from xmpp_oauth.web.app import create_app
 
-from ._runtime import open_test_runtime
 from .flows import ALICE, PASSWORD, Flows
 
 AppFactory = Callable[..., Awaitable[tuple[TestClient[Any, Any], Any, Flows]]]
@@ -32,7 +32,7 @@ async def make_app(
 
     async def make(**overrides: Any) -> tuple[TestClient[Any, Any], Any, Flows]:
         s = settings_factory(**overrides)
-        cm = open_test_runtime(s, clock=clock)
+        cm = open_runtime(s, clock=clock)
         runtime = await cm.__aenter__()
         opened.append(cm)
         if await runtime.store.get_account(ALICE) is None:

@@ -23,10 +23,10 @@ from joserfc import jwt
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import KeySet
 
+from xmpp_oauth.runtime import open_runtime
 from xmpp_oauth.settings import Settings
 from xmpp_oauth.web.app import create_app
 
-from ._runtime import open_test_runtime as open_runtime
 from .flows import ALICE, PASSWORD, find_form, forms_of
 
 
