@@ -1,7 +1,8 @@
 """Several real processes on one store (SQLite file or PostgreSQL database).
 
-* two processes rotating the same refresh token at the same moment: exactly one wins, the
-  other is reuse and the grant is revoked; no lost or duplicated rows;
+* two processes rotating the same refresh token at the same moment (``rotate_refresh_token``
+  and the grant's ``use_refresh_token``): exactly one wins, the other is reuse and the grant
+  is revoked; no lost or duplicated rows;
 * two processes writing in parallel lose nothing;
 * two processes opening an empty store at once both end up on the latest schema;
 * a grant revoked in another process is refused here within one second.
@@ -72,6 +73,24 @@ async def test_two_processes_race_one_refresh_token(store: SqlStore, store_url: 
     assert await _count(store, "SELECT COUNT(*) AS n FROM refresh_tokens") == 0
     ids, _ = await store.revoked_grants_since(0)
     assert sorted(ids) == sorted(f"g{i}" for i in range(rounds))
+
+
+async def test_two_processes_race_one_refresh_use(store: SqlStore, store_url: str) -> None:
+    rounds = 12
+    for i in range(rounds):
+        await store.create_grant(f.grant(f"g{i}"))
+        await store.add_refresh_token(f.refresh(f"r{i}", f"g{i}"))
+    barrier, queue = CTX.Barrier(2), CTX.Queue()
+    procs = [_start(workers.race_uses, store_url, who, rounds, barrier, queue)
+             for who in ("a", "b")]
+    a, b = await _collect(procs, queue)
+    for i in range(rounds):
+        # Exactly one rotation per round; the other process saw reuse and revoked the grant.
+        assert sorted([a[i], b[i]]) == ["reused", "rotated"], f"round {i}: {a[i]}, {b[i]}"
+        g = await store.get_grant(f"g{i}")
+        assert g is not None and g.revoke_reason == "refresh_reuse"
+    assert await _count(store, "SELECT COUNT(*) AS n FROM revocations") == rounds
+    assert await _count(store, "SELECT COUNT(*) AS n FROM refresh_tokens") == 0
 
 
 async def test_parallel_writers_lose_nothing(store: SqlStore, store_url: str) -> None:

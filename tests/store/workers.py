@@ -42,6 +42,26 @@ def race_rotations(url: str, who: str, rounds: int, barrier: Any, queue: Any) ->
     _report(queue, work())
 
 
+def race_uses(url: str, who: str, rounds: int, barrier: Any, queue: Any) -> None:
+    """Like :func:`race_rotations`, through ``use_refresh_token`` (the grant's path)."""
+
+    async def work() -> list[str]:
+        store = await connect_store(url)
+        outcomes: list[str] = []
+        try:
+            for i in range(rounds):
+                await asyncio.to_thread(barrier.wait, 30)
+                used = await store.use_refresh_token(
+                    f"r{i}", client_id="client-a", new_hash=f"r{i}-{who}",
+                    expires_at=T0 + 3600, now=T0 + 1)
+                outcomes.append(used.outcome.value)
+        finally:
+            await store.close()
+        return outcomes
+
+    _report(queue, work())
+
+
 def parallel_writer(url: str, who: str, count: int, barrier: Any, queue: Any) -> None:
     """Create ``count`` grants and rotate an own refresh chain ``count`` times, concurrently
     with a peer doing the same on the same database."""

@@ -54,7 +54,7 @@ async def test_unexpected_exception_is_server_error(flows: Flows, monkeypatch: A
     async def broken(*args: object, **kw: object) -> None:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(store, "get_refresh_token", broken)
+    monkeypatch.setattr(store, "use_refresh_token", broken)
     r = await flows.token({"grant_type": "refresh_token", "refresh_token": "x"},
                           auth=flows.auth(reg))
     body = await assert_oauth_error(r, 500, "server_error")
@@ -69,7 +69,7 @@ async def test_store_failure_is_503(flows: Flows, monkeypatch: Any) -> None:
     async def down(*args: object, **kw: object) -> None:
         raise StoreError("sqlite", "database is locked")
 
-    monkeypatch.setattr(store, "get_refresh_token", down)
+    monkeypatch.setattr(store, "use_refresh_token", down)
     r = await flows.token({"grant_type": "refresh_token", "refresh_token": "x"},
                           auth=flows.auth(reg))
     await assert_oauth_error(r, 503, "temporarily_unavailable")

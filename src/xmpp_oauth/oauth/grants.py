@@ -43,12 +43,13 @@ from ..errors import (
     ExpiredTokenError,
     InvalidCredentialsError,
     InvalidGrantError,
+    InvalidScopeError,
     OAuthError,
     SlowDownError,
     UnauthorizedClientError,
     UnsupportedGrantTypeError,
 )
-from ..store.base import DeviceStatus, Grant, RefreshToken
+from ..store.base import DeviceStatus, Grant, RefreshToken, RefreshUse
 from ..tokens.secrets import hash_secret, new_secret
 from .authorize import validate_resources
 from .clients import Client, authenticate_client
@@ -56,7 +57,14 @@ from .context import OAuthContext
 from .oidc import issue_id_token
 from .pkce import verify_code_verifier
 from .requests import GrantType, Params
-from .scopes import OFFLINE_ACCESS, OPENID, format_scope, narrow_scopes, resolve_scopes
+from .scopes import (
+    OFFLINE_ACCESS,
+    OPENID,
+    format_scope,
+    narrow_scopes,
+    parse_scope,
+    resolve_scopes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -180,45 +188,71 @@ async def _refresh_token(ctx: OAuthContext, client: Client, params: Params,
                          now: float) -> dict[str, Any]:
     presented = params.require("refresh_token")
     old_hash = hash_secret(presented)
+    requested = params.get("scope")
+    try:
+        resources = validate_resources(params.getall("resource"), ctx.settings)
+        asked = None if requested is None else parse_scope(requested)
+        if asked is not None and not asked:
+            raise InvalidScopeError("empty scope")
+    except OAuthError as problem:
+        # A malformed request: report it after the token's own checks, as always.
+        await _refuse_refresh(ctx, client, old_hash, problem, params, now)
+        raise
+    new_token = new_secret()
+    used = await ctx.store.use_refresh_token(
+        old_hash, client_id=client.client_id, new_hash=hash_secret(new_token),
+        expires_at=now + ctx.settings.oauth2_refresh_token_ttl,
+        scopes_within=None if asked is None else frozenset(asked), now=now,
+    )
+    token, grant = used.token, used.grant
+    if used.outcome is RefreshUse.WRONG_CLIENT and token is not None:
+        # The store revoked the grant (RFC 6749 §10.4: the token leaked to another client).
+        _revoked_here(ctx, token.grant_id, "refresh_wrong_client")
+        raise InvalidGrantError("invalid refresh token")
+    if used.outcome is RefreshUse.REUSED and token is not None:
+        # RFC 9700 §4.14.2, or a lost race with a concurrent use of the same token.
+        _revoked_here(ctx, token.grant_id, "refresh_reuse")
+        raise InvalidGrantError("refresh token reused; the grant is revoked")
+    if used.outcome is RefreshUse.SCOPE and token is not None:
+        narrow_scopes(requested, granted=token.scopes)  # raises invalid_scope (§6)
+    if (used.outcome is not RefreshUse.ROTATED or token is None or grant is None
+            or ctx.revocations.is_revoked(grant.grant_id)):
+        raise InvalidGrantError("invalid refresh token")
+    return await issue_tokens(
+        ctx, client=client, jid=grant.jid, grant_id=grant.grant_id,
+        scopes=narrow_scopes(requested, granted=token.scopes),  # §6: never more
+        auth_time=grant.auth_time, amr=(), nonce=None, resources=resources, now=now,
+        refresh_token=new_token, new_refresh=False,
+    )
+
+
+def _revoked_here(ctx: OAuthContext, grant_id: str, reason: str) -> None:
+    ctx.revocations.add_local(grant_id)
+    log.info("grant %s revoked (%s)", grant_id, reason)
+
+
+async def _refuse_refresh(ctx: OAuthContext, client: Client, old_hash: str,
+                          problem: OAuthError, params: Params, now: float) -> None:
+    """The refresh checks in their §6 order for a request that will fail anyway.
+
+    Errors about the token itself (and the grant revocation that reuse or a wrong client
+    trigger) come first; then the scope and resource errors.  Returns only if none of the
+    token checks fails, for the caller to raise ``problem``.
+    """
     record = await ctx.store.get_refresh_token(old_hash)
     if record is None:
         raise InvalidGrantError("invalid refresh token")
     if record.client_id != client.client_id:
-        # RFC 6749 §10.4: a refresh token is bound to its client; another one holding it
-        # means it leaked.
         await ctx.revoke_grant(record.grant_id, reason="refresh_wrong_client", now=now)
         raise InvalidGrantError("invalid refresh token")
     if record.consumed_at is not None:
-        # RFC 9700 §4.14.2: reuse of a rotated token revokes the whole grant.
         await ctx.revoke_grant(record.grant_id, reason="refresh_reuse", now=now)
         raise InvalidGrantError("refresh token reused; the grant is revoked")
     if record.expires_at <= now or ctx.revocations.is_revoked(record.grant_id):
         raise InvalidGrantError("invalid refresh token")
-    scopes = narrow_scopes(params.get("scope"), granted=record.scopes)  # §6: never more
-    resources = validate_resources(params.getall("resource"), ctx.settings)
-    grant = await ctx.grants.get(ctx.store, record.grant_id)
-    if grant is None or grant.revoked_at is not None:
-        raise InvalidGrantError("invalid refresh token")
-    new_token = new_secret()
-    rotated = await ctx.store.rotate_refresh_token(
-        old_hash,
-        RefreshToken(
-            token_hash=hash_secret(new_token), grant_id=record.grant_id,
-            client_id=record.client_id,
-            scopes=record.scopes,  # §6: the new refresh token keeps the original scope
-            created_at=now, expires_at=now + ctx.settings.oauth2_refresh_token_ttl,
-        ),
-        now=now,
-    )
-    if rotated is None:
-        # Lost a race with a concurrent use of the same token: that is reuse too.
-        ctx.revocations.add_local(record.grant_id)
-        raise InvalidGrantError("refresh token reused; the grant is revoked")
-    return await issue_tokens(
-        ctx, client=client, jid=grant.jid, grant_id=record.grant_id, scopes=scopes,
-        auth_time=grant.auth_time, amr=(), nonce=None, resources=resources, now=now,
-        refresh_token=new_token, new_refresh=False,
-    )
+    narrow_scopes(params.get("scope"), granted=record.scopes)
+    validate_resources(params.getall("resource"), ctx.settings)
+    raise problem
 
 
 async def _password(ctx: OAuthContext, client: Client, params: Params,

@@ -59,6 +59,29 @@ class RefreshToken:
     consumed_at: float | None = None
 
 
+class RefreshUse(StrEnum):
+    """What :meth:`Store.use_refresh_token` made of a presented refresh token."""
+
+    ROTATED = "rotated"  # consumed; the new token is stored
+    UNKNOWN = "unknown"  # no such token (never issued, purged, or its grant was revoked)
+    WRONG_CLIENT = "wrong_client"  # another client's token: the grant is revoked
+    REUSED = "reused"  # consumed before (RFC 9700 §4.14.2): the grant is revoked
+    INVALID = "invalid"  # expired, or its grant is revoked; nothing changed
+    SCOPE = "scope"  # more scopes asked than the token carries; nothing changed
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshRotation:
+    """The outcome of :meth:`Store.use_refresh_token`.
+
+    ``token`` is the presented token as stored (with ``consumed_at`` set when rotated), for
+    every outcome but ``UNKNOWN``; ``grant`` is its grant when ``ROTATED``."""
+
+    outcome: RefreshUse
+    token: RefreshToken | None = None
+    grant: Grant | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class AuthorizationCode:
     """An authorization code (by hash), single use (RFC 6749 §4.1.2)."""
@@ -243,6 +266,28 @@ class Store(Protocol):
         """
         ...
 
+    async def use_refresh_token(
+        self,
+        token_hash: str,
+        *,
+        client_id: str,
+        new_hash: str,
+        expires_at: float,
+        scopes_within: frozenset[str] | None = None,
+        now: float,
+    ) -> RefreshRotation:
+        """The refresh_token grant's whole store side in one transaction (RFC 6749 §6).
+
+        Checked in this order: known; issued to ``client_id`` (else the grant is revoked,
+        reason ``refresh_wrong_client``); not consumed (else reuse: the grant is revoked,
+        reason ``refresh_reuse``); unexpired with a live grant; ``scopes_within`` (when given)
+        a subset of the token's scopes.  Only when all pass is the token consumed and
+        ``new_hash`` stored for the same grant, client and scopes (created ``now``, expiring
+        ``expires_at``), and the grant's ``last_used_at`` touched.  Of two concurrent uses of
+        one token exactly one is ``ROTATED``; the other is ``REUSED``.
+        """
+        ...
+
     # -- authorization codes (RFC 6749 §4.1.2) -----------------------------------------------
     async def add_authorization_code(self, code: AuthorizationCode) -> None: ...
 
@@ -336,7 +381,9 @@ __all__ = [
     "DeviceStatus",
     "Grant",
     "LoginSession",
+    "RefreshRotation",
     "RefreshToken",
+    "RefreshUse",
     "Store",
     "StoredClient",
     "StoredKey",

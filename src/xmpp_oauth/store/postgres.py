@@ -12,6 +12,7 @@ connection that ``LISTEN``s, so other processes refresh at once instead of at th
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -23,6 +24,9 @@ import asyncpg
 
 from ..errors import StoreError
 from . import migrations
+from .base import RefreshRotation, RefreshUse
+from .plan import Plan, execute
+from .refresh import joined_grant, refresh_record
 from .sql import SqlStore
 from .sqlcore import Db, Row
 
@@ -31,6 +35,34 @@ CHANNEL: Final = "xmpp_oauth_revocations"
 #: pg_advisory_xact_lock key serialising schema migrations ("xmpp" in ASCII).
 _MIGRATION_LOCK: Final = 0x786D7070
 DEFAULT_CONNECT_TIMEOUT: Final = 10.0
+
+#: The successful path of ``refresh.use_refresh_plan`` as one statement: consume the token if
+#: it is this client's, unconsumed, unexpired, of a live grant and covers the asked scopes
+#: ($4, JSON array or NULL); insert its successor; touch the grant; return the joined row.
+#: A concurrent rotation of the same token waits for the row lock, re-checks
+#: ``consumed_at IS NULL`` and matches nothing (then the plan reports reuse).
+_ROTATE_SQL: Final = """
+WITH used AS (
+    UPDATE refresh_tokens r SET consumed_at = $1
+    FROM grants g
+    WHERE r.token_hash = $2 AND r.consumed_at IS NULL AND r.expires_at > $1
+      AND r.client_id = $3 AND g.grant_id = r.grant_id AND g.revoked_at IS NULL
+      AND ($4::text IS NULL OR r.scopes::jsonb @> $4::jsonb)
+    RETURNING r.token_hash, r.grant_id, r.client_id, r.scopes, r.created_at, r.expires_at,
+        r.consumed_at, g.jid AS g_jid, g.client_id AS g_client_id,
+        g.client_name AS g_client_name, g.scopes AS g_scopes, g.created_at AS g_created_at,
+        GREATEST(g.last_used_at, $1) AS g_last_used_at, g.revoked_at AS g_revoked_at,
+        g.revoke_reason AS g_revoke_reason, g.auth_time AS g_auth_time
+), added AS (
+    INSERT INTO refresh_tokens (token_hash, grant_id, client_id, scopes, created_at,
+                                expires_at, consumed_at)
+    SELECT $5, grant_id, client_id, scopes, $1, $6, NULL FROM used
+), touched AS (
+    UPDATE grants SET last_used_at = $1
+    WHERE grant_id IN (SELECT grant_id FROM used) AND last_used_at < $1
+)
+SELECT * FROM used
+"""
 
 _PG_ERRORS: Final = (
     asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError,
@@ -193,8 +225,36 @@ class PostgresStore(SqlStore):
     async def _lock_schema(self, db: Db) -> None:
         await db.execute("SELECT pg_advisory_xact_lock(?)", _MIGRATION_LOCK)
 
-    async def _notify_revocation(self, db: Db, seq: int) -> None:
-        await db.execute("SELECT pg_notify(?, ?)", CHANNEL, str(seq))
+    def _notify_revocation(self, seq: int) -> Plan[None]:
+        yield execute("SELECT pg_notify(?, ?)", CHANNEL, str(seq))
+
+    async def use_refresh_token(
+        self,
+        token_hash: str,
+        *,
+        client_id: str,
+        new_hash: str,
+        expires_at: float,
+        scopes_within: frozenset[str] | None = None,
+        now: float,
+    ) -> RefreshRotation:
+        """One round trip when the token is good (the common case), else the full plan.
+
+        The statement consumes the token only if every check of the plan passes; when it
+        matches nothing, the plan runs in a transaction to find out why (and to revoke the
+        grant on reuse or a wrong client) exactly as the SQLite store does.
+        """
+        within = None if scopes_within is None else json.dumps(sorted(scopes_within))
+        try:
+            row = await self._pool.fetchrow(
+                _ROTATE_SQL, now, token_hash, client_id, within, new_hash, expires_at)
+        except _PG_ERRORS as exc:
+            raise self._error(exc) from exc
+        if row is not None:
+            return RefreshRotation(RefreshUse.ROTATED, refresh_record(row), joined_grant(row))
+        return await super().use_refresh_token(
+            token_hash, client_id=client_id, new_hash=new_hash, expires_at=expires_at,
+            scopes_within=scopes_within, now=now)
 
     async def listen_revocations(self, callback: Callable[[], None]) -> RevocationSubscription:
         """Call ``callback`` (in the event loop) whenever some process commits a revocation."""

@@ -8,6 +8,9 @@ out (``_write()`` for read-modify-write work, ``_read()`` for plain reads).  Sta
 twice is a *conditional* ``UPDATE ... WHERE <still allowed> RETURNING``: of two concurrent
 callers the database lets exactly one match the row, on both engines (SQLite holds its write
 lock from ``BEGIN IMMEDIATE``; PostgreSQL re-checks the ``WHERE`` after the row lock).
+Hot read-modify-write paths (refresh rotation, and revocation inside it) are written as
+:mod:`~xmpp_oauth.store.plan` plans and run through ``_atomic()``, which the SQLite store
+executes in one thread hop, grouping concurrent plans into one commit.
 
 Revocation (DESIGN §3): revoking grants stamps them, deletes their refresh tokens and appends
 them to ``revocations`` under a sequence number taken from a one-row counter.  Updating that
@@ -25,11 +28,15 @@ import json
 import time
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 from ..errors import StoreError
 from . import migrations
-from .base import Account, Grant, RefreshToken
+from .base import Account, Grant, RefreshRotation, RefreshToken, RefreshUse
+from .plan import Plan, executemany, fetchall, fetchone, run_async
+from .refresh import INSERT_REFRESH, insert_args, refresh_record, use_refresh_plan
+
+T = TypeVar("T")
 
 #: How long a revoked grant (and a used code) stays known after its revocation (use), unless
 #: the caller of :meth:`SqlStore.purge_expired` says otherwise.  Must exceed every access
@@ -102,12 +109,7 @@ def _grant_args(g: Grant) -> tuple[Any, ...]:
             g.last_used_at, g.revoked_at, g.revoke_reason, g.auth_time)
 
 
-def _refresh(r: Row) -> RefreshToken:
-    return RefreshToken(
-        token_hash=r["token_hash"], grant_id=r["grant_id"], client_id=r["client_id"],
-        scopes=_tuple(r["scopes"]), created_at=float(r["created_at"]),
-        expires_at=float(r["expires_at"]), consumed_at=_opt(r["consumed_at"]),
-    )
+_refresh = refresh_record
 
 class SqlCore:
     """Schema, accounts, grants, revocation and refresh tokens; see :class:`SqlStore`."""
@@ -132,8 +134,14 @@ class SqlCore:
     async def _lock_schema(self, db: Db) -> None:
         """Serialise concurrent migrators (SQLite's write lock already does)."""
 
-    async def _notify_revocation(self, db: Db, seq: int) -> None:
-        """Tell listening processes that ``seq`` was committed (PostgreSQL NOTIFY)."""
+    def _notify_revocation(self, seq: int) -> Plan[None]:
+        """Steps telling listening processes that ``seq`` was committed (PostgreSQL NOTIFY)."""
+        yield from ()
+
+    async def _atomic(self, plan: Plan[T]) -> T:
+        """Run ``plan`` as one write transaction (SQLite: in one thread hop)."""
+        async with self._write() as db:
+            return await run_async(db, plan)
 
     async def close(self) -> None:
         raise NotImplementedError
@@ -294,7 +302,12 @@ class SqlCore:
         self, db: Db, where: str, args: tuple[Any, ...], *, reason: str, now: float
     ) -> list[str]:
         """Revoke the live grants matching ``where`` inside the caller's transaction."""
-        rows = await db.fetchall(
+        return await run_async(db, self._revoke_plan(where, args, reason=reason, now=now))
+
+    def _revoke_plan(
+        self, where: str, args: tuple[Any, ...], *, reason: str, now: float
+    ) -> Plan[list[str]]:
+        rows = yield fetchall(
             "UPDATE grants SET revoked_at = ?, revoke_reason = ?"  # noqa: S608
             f" WHERE revoked_at IS NULL AND {where} RETURNING grant_id",
             now, reason, *args,
@@ -303,19 +316,19 @@ class SqlCore:
         if not ids:
             return ids
         # RFC 7009 §2.1: revoking the authorization invalidates its refresh tokens too.
-        await db.executemany("DELETE FROM refresh_tokens WHERE grant_id = ?", [(i,) for i in ids])
-        counter = await db.fetchone(
+        yield executemany("DELETE FROM refresh_tokens WHERE grant_id = ?", [(i,) for i in ids])
+        counter = yield fetchone(
             "UPDATE counters SET value = value + 1 WHERE name = 'revocation' RETURNING value"
         )
         assert counter is not None
         seq = int(counter["value"])
-        await db.executemany(
+        yield executemany(
             "INSERT INTO revocations (grant_id, seq, revoked_at) VALUES (?, ?, ?)"
             " ON CONFLICT (grant_id) DO UPDATE SET seq = excluded.seq,"
             " revoked_at = excluded.revoked_at",
             [(i, seq, now) for i in ids],
         )
-        await self._notify_revocation(db, seq)
+        yield from self._notify_revocation(seq)
         return ids
 
     async def revoked_grants_since(self, cursor: int) -> tuple[list[str], int]:
@@ -349,11 +362,7 @@ class SqlCore:
             await self._insert_refresh(db, token)
 
     async def _insert_refresh(self, db: Db, t: RefreshToken) -> None:
-        await db.execute(
-            f"INSERT INTO refresh_tokens ({_REFRESH_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-            t.token_hash, t.grant_id, t.client_id, _json(list(t.scopes)), t.created_at,
-            t.expires_at, t.consumed_at,
-        )
+        await db.execute(INSERT_REFRESH, *insert_args(t))
 
     async def get_refresh_token(self, token_hash: str) -> RefreshToken | None:
         async with self._read() as db:
@@ -365,35 +374,35 @@ class SqlCore:
     async def rotate_refresh_token(
         self, old_hash: str, new: RefreshToken, *, now: float
     ) -> RefreshToken | None:
-        async with self._write() as db:
-            # Exactly one caller can flip consumed_at from NULL: the race is decided here.
-            row = await db.fetchone(
-                "UPDATE refresh_tokens SET consumed_at = ?"  # noqa: S608
-                " WHERE token_hash = ? AND consumed_at IS NULL AND expires_at > ?"
-                " AND EXISTS (SELECT 1 FROM grants g WHERE g.grant_id = refresh_tokens.grant_id"
-                " AND g.revoked_at IS NULL)"
-                f" RETURNING {_REFRESH_COLS}",
-                now, old_hash, now,
-            )
-            if row is None:
-                old = await db.fetchone(
-                    "SELECT grant_id, consumed_at FROM refresh_tokens WHERE token_hash = ?",
-                    old_hash,
-                )
-                if old is not None and old["consumed_at"] is not None:
-                    # RFC 9700 §4.14.2: a rotated-away token came back; someone holds a copy.
-                    await self._revoke(db, "grant_id = ?", (old["grant_id"],),
-                                       reason="refresh_reuse", now=now)
-                return None
-            consumed = _refresh(row)
-            if new.grant_id != consumed.grant_id:
+        def checked(old: RefreshToken) -> RefreshToken:
+            if new.grant_id != old.grant_id:
                 raise ValueError("the new refresh token must belong to the same grant")
-            await self._insert_refresh(db, new)
-            await db.execute(
-                "UPDATE grants SET last_used_at = ? WHERE grant_id = ? AND last_used_at < ?",
-                now, consumed.grant_id, now,
-            )
-            return consumed
+            return new
+
+        used = await self._atomic(use_refresh_plan(
+            old_hash, client_id=None, scopes_within=None, make_new=checked,
+            revoke=self._revoke_plan, now=now))
+        return used.token if used.outcome is RefreshUse.ROTATED else None
+
+    async def use_refresh_token(
+        self,
+        token_hash: str,
+        *,
+        client_id: str,
+        new_hash: str,
+        expires_at: float,
+        scopes_within: frozenset[str] | None = None,
+        now: float,
+    ) -> RefreshRotation:
+        def successor(old: RefreshToken) -> RefreshToken:
+            # RFC 6749 §6: the new refresh token keeps the original scope.
+            return RefreshToken(token_hash=new_hash, grant_id=old.grant_id,
+                                client_id=old.client_id, scopes=old.scopes, created_at=now,
+                                expires_at=expires_at)
+
+        return await self._atomic(use_refresh_plan(
+            token_hash, client_id=client_id, scopes_within=scopes_within, make_new=successor,
+            revoke=self._revoke_plan, now=now))
 
 
 __all__ = ["DEFAULT_RETENTION", "Db", "Row", "SqlCore"]
