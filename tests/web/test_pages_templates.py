@@ -143,3 +143,12 @@ def test_client_view_drops_unsafe_links() -> None:
     assert view.logo_uri == ""  # only https logos are fetched
     assert view.tos_uri == "https://app.example/tos"
     assert view.redirect_host == "com.example.app:"
+
+
+@pytest.mark.parametrize(("redirect_uri", "host"), [
+    ("https://trusted.example@evil.example/cb", "evil.example"),
+    ("https://a\\@app.example:8443/cb", "app.example:8443"),
+    ("http://[::1]:5000/cb", "[::1]:5000"),
+])
+def test_client_view_shows_the_host_a_browser_goes_to(redirect_uri: str, host: str) -> None:
+    assert ClientView.build("App", redirect_uri=redirect_uri).redirect_host == host

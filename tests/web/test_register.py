@@ -56,6 +56,11 @@ async def test_registration_ttl(make_app) -> None:  # type: ignore[no-untyped-de
     ({"redirect_uris": ["http://127.0.0.1/cb"], "token_endpoint_auth_method": "private_key_jwt"},
      "invalid_client_metadata"),
     ({"redirect_uris": ["http://127.0.0.1/cb"], "client_name": ["x"]}, "invalid_client_metadata"),
+    # A browser goes to evil.example; urlsplit sees userinfo "evil.example\\" on app.example.
+    ({"redirect_uris": ["https://evil.example\\@app.example/cb"],
+      "client_uri": "https://app.example"}, "invalid_redirect_uri"),
+    ({"redirect_uris": ["https://app.example/cb"],
+      "client_uri": "https://evil.example\\@app.example"}, "invalid_client_metadata"),
 ])
 async def test_register_errors(flows: Flows, body: dict, error: str) -> None:  # type: ignore[type-arg]
     r = await flows.client.post("/register", json=body)

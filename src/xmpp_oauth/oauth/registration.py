@@ -25,6 +25,13 @@ anything with a fragment       never (RFC 6749 §3.1.2)
 ``application_type: "web"`` (OIDC Registration §2) additionally allows only https.  The
 ``logo_uri``, ``policy_uri`` and ``tos_uri`` shown on the consent page must be https on the
 ``client_uri`` host (or a subdomain), so a client cannot make the page link elsewhere.
+
+Every URI (redirect, ``client_uri`` and the links) must be plain printable ASCII, without
+whitespace or backslash, and its authority must be exactly ``host[:port]``: no userinfo, no
+``%``.  Parsers disagree on the rest: browsers read a backslash as ``/`` in https URLs while
+:func:`urllib.parse.urlsplit` leaves it in the userinfo, so ``https://evil<backslash>@app.example/``
+would pass the host rule here yet lead to ``evil``.  An authority this strict reads the same
+everywhere.
 Errors: ``invalid_redirect_uri`` and ``invalid_client_metadata`` (§3.2.2).
 """
 
@@ -47,6 +54,8 @@ if TYPE_CHECKING:
 
 MAX_REDIRECT_URIS: Final = 20
 MAX_STRING: Final = 500
+#: Printable ASCII without space (and, below, without ``\``): the only URI characters we take.
+_URI_CHARS: Final = frozenset(chr(c) for c in range(0x21, 0x7F)) - {"\\"}
 _SCHEME: Final = re.compile(r"[a-z][a-z0-9+.\-]*")
 #: Schemes that are not private-use: browsers and OSes act on them by themselves.
 _FORBIDDEN_SCHEMES: Final = frozenset(
@@ -84,6 +93,31 @@ def _string_list(metadata: Mapping[str, Any], name: str, *,
     return list(dict.fromkeys(value))
 
 
+def _check_uri_text(uri: str, *, error: type[InvalidClientMetadataError | InvalidRedirectUriError],
+                    name: str) -> None:
+    """Characters of any metadata URI (see the module docstring)."""
+    if not _URI_CHARS.issuperset(uri):
+        raise error(f"{name} may contain only printable ASCII without spaces or backslashes")
+
+
+def _check_authority(uri: str, *, error: type[InvalidClientMetadataError | InvalidRedirectUriError],
+                     name: str) -> None:
+    """The authority, if any, must be exactly ``host[:port]`` (no userinfo, no escapes)."""
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError:
+        raise error(f"{name} has an invalid authority") from None
+    if not parts.netloc:
+        return
+    host = parts.hostname or ""
+    expected = f"[{host}]" if ":" in host else host
+    if port is not None:
+        expected += f":{port}"
+    if "@" in parts.netloc or "%" in parts.netloc or parts.netloc.lower() != expected:
+        raise error(f"{name} must have a plain host[:port] authority")
+
+
 def _host_within(host: str, site: str) -> bool:
     return host == site or host.endswith("." + site)
 
@@ -91,6 +125,8 @@ def _host_within(host: str, site: str) -> bool:
 def _site_host(client_uri: str | None) -> str | None:
     if client_uri is None:
         return None
+    _check_uri_text(client_uri, error=InvalidClientMetadataError, name="client_uri")
+    _check_authority(client_uri, error=InvalidClientMetadataError, name="client_uri")
     parts = urlsplit(client_uri)
     if parts.fragment or not parts.hostname:
         raise InvalidClientMetadataError("client_uri must be an absolute URL without fragment")
@@ -102,10 +138,12 @@ def _site_host(client_uri: str | None) -> str | None:
 
 def _check_redirect_uri(uri: str, *, site: str | None, web_only: bool) -> str:
     """One redirect URI per the table in the module docstring; returns its kind."""
+    _check_uri_text(uri, error=InvalidRedirectUriError, name="redirect URI")
     if uri == OOB_URI:
         if web_only:
             raise InvalidRedirectUriError("the OOB URN is for native clients")
         return "native"
+    _check_authority(uri, error=InvalidRedirectUriError, name="redirect URI")
     parts = urlsplit(uri)
     if parts.fragment or "#" in uri:
         raise InvalidRedirectUriError("redirect URIs must not contain a fragment")
@@ -147,6 +185,8 @@ def validate_metadata(metadata: Mapping[str, Any], settings: Settings) -> dict[s
         link = _string(metadata, name)
         if link is None:
             continue
+        _check_uri_text(link, error=InvalidClientMetadataError, name=name)
+        _check_authority(link, error=InvalidClientMetadataError, name=name)
         parts = urlsplit(link)
         if (site is None or parts.scheme != "https" or not parts.hostname
                 or not _host_within(parts.hostname, site)):

@@ -92,8 +92,7 @@ class ClientView:
     ) -> ClientView:
         host = ""
         if redirect_uri and ":" in redirect_uri and not redirect_uri.startswith("urn:"):
-            parts = urlsplit(redirect_uri)
-            host = parts.netloc or f"{parts.scheme}:"
+            host = _destination(redirect_uri)
         return cls(
             name=name,
             uri=_web_link(uri),
@@ -103,6 +102,22 @@ class ClientView:
             tos_uri=_web_link(tos_uri),
             redirect_host=host,
         )
+
+
+def _destination(redirect_uri: str) -> str:
+    """``host[:port]`` a browser will go to (or ``scheme:``); never the raw netloc, whose
+    userinfo could read like a trusted host (registration refuses userinfo: a second guard)."""
+    try:
+        parts = urlsplit(redirect_uri)
+        port = parts.port
+    except ValueError:
+        return ""
+    host = parts.hostname
+    if not host:
+        return f"{parts.scheme}:"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{port}" if port is not None else host
 
 
 def _web_link(uri: str) -> str:

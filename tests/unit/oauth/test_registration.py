@@ -57,6 +57,59 @@ def test_rejected_redirect_uris(uri: str) -> None:
         validate_metadata(meta(redirect_uris=[uri]), S)
 
 
+@pytest.mark.parametrize("uri", [
+    # Browsers read "\" as "/": this goes to evil.example, urlsplit says app.example.
+    "https://evil.example\\@app.example/cb",
+    "https://evil.example\\.app.example/cb",
+    "https://app.example/c\\b",
+    "https://evil.example@app.example/cb",     # any userinfo
+    "https://user@app.example/cb",
+    "https://@app.example/cb",
+    "https://evil.example%40app.example/cb",   # escapes in the authority
+    "https://evil.example\t.app.example/cb",   # browsers drop tab/CR/LF
+    "https://evil.example\n.app.example/cb",
+    "https://app.example/c b",
+    "https://app.example/cb\r\nX-Evil: 1",
+    "https://app.example/cb\x00",
+    "https://app.example/caf\u00e9",
+    "https://app\uff0eexample/cb",             # fullwidth dot
+    "https://app.example:/cb",                 # authority is not exactly host[:port]
+    "https://app.example:0443/cb",
+    "https://app.example:99999/cb",
+    "https://[::1/cb",
+    "http://evil.example\\@127.0.0.1/cb",
+    "org.example.app://evil.example@app.example/cb",
+    "org.example.app:/c\\b",
+])
+def test_rejected_redirect_uri_tricks(uri: str) -> None:
+    with pytest.raises(InvalidRedirectUriError):
+        validate_metadata(meta(redirect_uris=[uri]), S)
+
+
+@pytest.mark.parametrize("uri", [
+    "https://app.example:8443/cb",
+    "https://APP.example/cb",
+    "http://[::1]:8080/cb?x=1&y=%20",
+    "org.example.app://callback/path",
+])
+def test_plain_authorities_still_accepted(uri: str) -> None:
+    validate_metadata(meta(redirect_uris=[uri]), S)
+
+
+@pytest.mark.parametrize("field", ["client_uri", "logo_uri", "policy_uri", "tos_uri"])
+@pytest.mark.parametrize("uri", [
+    "https://evil.example\\@app.example/x",
+    "https://evil.example@app.example/x",
+    "https://app.example/x y",
+    "https://app.example/x\x7f",
+])
+def test_link_uri_tricks(field: str, uri: str) -> None:
+    if field == "client_uri":
+        uri = uri.replace("/x", "")
+    with pytest.raises(InvalidClientMetadataError):
+        validate_metadata(meta(**{field: uri}), S)
+
+
 def test_native_loopback_needs_no_client_uri() -> None:
     out = validate_metadata({"redirect_uris": ["http://127.0.0.1/cb"],
                              "token_endpoint_auth_method": "none"}, S)
