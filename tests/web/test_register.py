@@ -61,10 +61,30 @@ async def test_registration_ttl(make_app) -> None:  # type: ignore[no-untyped-de
       "client_uri": "https://app.example"}, "invalid_redirect_uri"),
     ({"redirect_uris": ["https://app.example/cb"],
       "client_uri": "https://evil.example\\@app.example"}, "invalid_client_metadata"),
+    ({"redirect_uris": ["http://127.0.0.1/cb\r\nSet-Cookie: a=b"]}, "invalid_redirect_uri"),
+    ({"redirect_uris": ["http://127.0.0.1/" + "a" * 3000]}, "invalid_redirect_uri"),
 ])
 async def test_register_errors(flows: Flows, body: dict, error: str) -> None:  # type: ignore[type-arg]
     r = await flows.client.post("/register", json=body)
     await assert_oauth_error(r, 400, error)
+
+
+async def test_register_never_issues_an_unusable_client_id(flows: Flows) -> None:
+    """A 201's client id is one the client registry accepts later; too much metadata is 400."""
+    refused = 0
+    for count in (1, 2, 3, 4, 8, 20):
+        uris = [f"http://127.0.0.1/{i}/" + "a" * 1000 for i in range(count)]
+        r = await flows.client.post("/register", json={
+            "redirect_uris": uris, "grant_types": ["authorization_code", "refresh_token"]})
+        if r.status != 201:
+            await assert_oauth_error(r, 400, "invalid_client_metadata")
+            refused += 1
+            continue
+        reg = await r.json()
+        r = await flows.token({"grant_type": "refresh_token", "refresh_token": "x"},
+                              auth=flows.auth(reg))
+        await assert_oauth_error(r, 400, "invalid_grant")  # the client itself is known
+    assert refused >= 2
 
 
 async def test_register_body_errors(flows: Flows) -> None:

@@ -45,6 +45,7 @@ from urllib.parse import unquote_plus, urlsplit
 
 from ..errors import InvalidClientError, InvalidRequestError
 from ..settings import is_loopback_host
+from ..tokens.clients import MAX_CLIENT_ID_LENGTH
 from ..tokens.secrets import constant_time_equal, hash_secret
 from .requests import Params
 
@@ -183,7 +184,7 @@ class ClientRegistry:
         self._cache.pop(client_id, None)
 
     async def _load(self, client_id: str, *, now: float) -> Client:
-        if len(client_id) > 4096:
+        if len(client_id) > MAX_CLIENT_ID_LENGTH:
             raise InvalidClientError("unknown client")
         if "." not in client_id:
             stored = await self._store.get_client(client_id)

@@ -26,12 +26,14 @@ anything with a fragment       never (RFC 6749 §3.1.2)
 ``logo_uri``, ``policy_uri`` and ``tos_uri`` shown on the consent page must be https on the
 ``client_uri`` host (or a subdomain), so a client cannot make the page link elsewhere.
 
-Every URI (redirect, ``client_uri`` and the links) must be plain printable ASCII, without
-whitespace or backslash, and its authority must be exactly ``host[:port]``: no userinfo, no
-``%``.  Parsers disagree on the rest: browsers read a backslash as ``/`` in https URLs while
-:func:`urllib.parse.urlsplit` leaves it in the userinfo, so ``https://evil<backslash>@app.example/``
-would pass the host rule here yet lead to ``evil``.  An authority this strict reads the same
-everywhere.
+Every URI (redirect, ``client_uri`` and the links) must be plain printable ASCII of at most
+:data:`MAX_URI` characters, without whitespace or backslash, and its authority must be exactly
+``host[:port]``: no userinfo, no ``%``. Parsers disagree on the rest: browsers read a backslash as
+``/`` in https URLs while :func:`urllib.parse.urlsplit` leaves it in the userinfo, so
+``https://evil<backslash>@app.example/`` would pass the host rule here yet lead to ``evil``. An
+authority this strict reads the same everywhere. A registration whose signed client id would be
+longer than :data:`~xmpp_oauth.tokens.clients.MAX_CLIENT_ID_LENGTH` is refused: the client registry
+would refuse that id later.
 Errors: ``invalid_redirect_uri`` and ``invalid_client_metadata`` (§3.2.2).
 """
 
@@ -44,6 +46,7 @@ from urllib.parse import urlsplit
 
 from ..errors import InvalidClientMetadataError, InvalidRedirectUriError, InvalidScopeError
 from ..settings import is_loopback_host
+from ..tokens.clients import MAX_CLIENT_ID_LENGTH
 from .clients import OOB_URI, AuthMethod
 from .requests import GrantType, ResponseType
 from .scopes import known_scopes, parse_scope
@@ -54,6 +57,8 @@ if TYPE_CHECKING:
 
 MAX_REDIRECT_URIS: Final = 20
 MAX_STRING: Final = 500
+#: Bound on each URI in the metadata (they are echoed in redirects and pages).
+MAX_URI: Final = 2048
 #: Printable ASCII without space (and, below, without ``\``): the only URI characters we take.
 _URI_CHARS: Final = frozenset(chr(c) for c in range(0x21, 0x7F)) - {"\\"}
 _SCHEME: Final = re.compile(r"[a-z][a-z0-9+.\-]*")
@@ -95,7 +100,9 @@ def _string_list(metadata: Mapping[str, Any], name: str, *,
 
 def _check_uri_text(uri: str, *, error: type[InvalidClientMetadataError | InvalidRedirectUriError],
                     name: str) -> None:
-    """Characters of any metadata URI (see the module docstring)."""
+    """Length and characters of any metadata URI (see the module docstring)."""
+    if len(uri) > MAX_URI:
+        raise error(f"{name} must be at most {MAX_URI} characters")
     if not _URI_CHARS.issuperset(uri):
         raise error(f"{name} may contain only printable ASCII without spaces or backslashes")
 
@@ -256,6 +263,9 @@ def register_client(
     """Validate and sign; returns the RFC 7591 §3.2.1 response body."""
     cleaned = validate_metadata(metadata, settings)
     client_id, secret = codec.issue(cleaned, now=now)
+    if len(client_id) > MAX_CLIENT_ID_LENGTH:
+        # The client registry refuses longer ids: never hand out one that cannot be used.
+        raise InvalidClientMetadataError("client metadata too large")
     body: dict[str, Any] = {"client_id": client_id, "client_id_issued_at": int(now)}
     if cleaned["token_endpoint_auth_method"] != AuthMethod.NONE:
         body["client_secret"] = secret
@@ -266,4 +276,4 @@ def register_client(
     return body
 
 
-__all__ = ["MAX_REDIRECT_URIS", "register_client", "validate_metadata"]
+__all__ = ["MAX_REDIRECT_URIS", "MAX_URI", "register_client", "validate_metadata"]

@@ -31,8 +31,10 @@ from .secrets import constant_time_equal
 _HMAC_KEY_BYTES: Final = {"HS256": 32, "HS384": 48, "HS512": 64}
 #: Claims the codec sets itself; metadata may not carry them.
 _RESERVED: Final = frozenset({"iat", "exp", "nbf"})
-#: Bound on client id length (they travel in URLs and form posts).
-MAX_CLIENT_ID_LENGTH: Final = 8192
+#: Bound on client id length (they travel in URLs and form posts).  The one limit shared by the
+#: codec, the client registry (``oauth.clients``) and registration, which refuses to issue a
+#: longer id.
+MAX_CLIENT_ID_LENGTH: Final = 4096
 
 
 class ClientIdCodec:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from xmpp_oauth.errors import InvalidClientMetadataError, InvalidRedirectUriError
-from xmpp_oauth.oauth.registration import validate_metadata
+from xmpp_oauth.oauth.registration import MAX_URI, validate_metadata
 from xmpp_oauth.settings import Settings
 
 S = Settings.from_mapping({"allowed_oauth2_response_types": ["code", "token"],
@@ -160,3 +160,16 @@ def test_device_only_client_without_redirects() -> None:
 
 def test_scope_keeps_known() -> None:
     assert validate_metadata(meta(scope="openid email xmpp"), S)["scope"] == "openid xmpp"
+
+
+def test_redirect_uri_length_limit() -> None:
+    base = "https://app.example/"
+    validate_metadata(meta(redirect_uris=[base + "a" * (MAX_URI - len(base))]), S)
+    with pytest.raises(InvalidRedirectUriError):
+        validate_metadata(meta(redirect_uris=[base + "a" * (MAX_URI - len(base) + 1)]), S)
+
+
+@pytest.mark.parametrize("char", ["\r", "\n", "\x0b", "\x1b", "\x7f", "\u2028", " "])
+def test_redirect_uri_control_characters(char: str) -> None:
+    with pytest.raises(InvalidRedirectUriError):
+        validate_metadata(meta(redirect_uris=[f"org.example.app:/cb{char}x"]), S)
