@@ -4,6 +4,10 @@ Stanza handlers call a :class:`Services` object and nothing else, so tests can h
 fake; :class:`StoreServices` is the real one over :class:`~xmpp_oauth.store.base.Store`.
 Ownership is enforced here as well as in the command layer: a user's revocation only ever
 touches that user's own active grants.
+
+Revoking also forgets the remembered consent of each revoked grant's client (all of the
+account's consents for "revoke all" and for disabling), as the web account page does: else a
+``prompt=none`` request would silently create a new grant for the app just revoked.
 """
 
 from __future__ import annotations
@@ -81,21 +85,26 @@ class StoreServices:
     async def revoke_grants(
         self, jid: str, grant_ids: Collection[str], *, reason: str
     ) -> list[str]:
-        owned = {g.grant_id for g in await self._store.list_grants(jid)}
+        owned = {g.grant_id: g.client_id for g in await self._store.list_grants(jid)}
         revoked: list[str] = []
+        clients: dict[str, None] = {}
         now = self._clock.now()
         for grant_id in grant_ids:
             if grant_id not in owned:
                 continue  # never another user's grant, whatever the caller passed
             if await self._store.revoke_grant(grant_id, reason=reason, now=now):
                 revoked.append(grant_id)
+                clients[owned[grant_id]] = None
                 self._revoked(grant_id)
+        for client_id in clients:
+            await self._store.forget_consent(jid, client_id)
         return revoked
 
     async def revoke_all(self, jid: str, *, reason: str) -> list[str]:
         revoked = await self._store.revoke_grants(jid, reason=reason, now=self._clock.now())
         for grant_id in revoked:
             self._revoked(grant_id)
+        await self._store.forget_consent(jid)
         return revoked
 
     async def account(self, jid: str) -> AccountState | None:
@@ -109,6 +118,8 @@ class StoreServices:
         await self._store.set_account_disabled(jid, disabled, now=self._clock.now())
         for grant_id in before:
             self._revoked(grant_id)
+        if disabled:
+            await self._store.forget_consent(jid)
 
     async def grants_created_since(self, cursor: int | None) -> tuple[list[Grant], int]:
         # An index range scan on the store's creation numbers (commit order): one page per

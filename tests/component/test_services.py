@@ -11,7 +11,7 @@ import pytest
 from tests.store.factories import code
 from xmpp_oauth.clock import FrozenClock
 from xmpp_oauth.store import Store, open_store
-from xmpp_oauth.store.base import Account, Grant
+from xmpp_oauth.store.base import Account, Consent, Grant
 from xmpp_oauth_component.notify import GrantNotifier
 from xmpp_oauth_component.services import AccountState, StoreServices
 
@@ -80,6 +80,48 @@ async def test_revoke_all(store: Store, services: StoreServices, revoked: list[s
     assert sorted(revoked) == ["a1", "a2"]
     assert await services.list_grants("alice@localhost") == []
     assert len(await services.list_grants("bob@localhost")) == 1
+
+
+async def _consent_to_all(store: Store) -> None:
+    for jid, client_id in (("alice@localhost", "client-a1"), ("alice@localhost", "client-a2"),
+                           ("alice@localhost", "client-other"), ("bob@localhost", "client-b1")):
+        await store.remember_consent(Consent(jid, client_id, ("xmpp:client:normal",), T0))
+
+
+async def _consented(store: Store) -> set[tuple[str, str]]:
+    pairs = (("alice@localhost", "client-a1"), ("alice@localhost", "client-a2"),
+             ("alice@localhost", "client-other"), ("bob@localhost", "client-b1"))
+    return {p for p in pairs if await store.get_consent(*p) is not None}
+
+
+@pytest.mark.parametrize("reason", ["user_xmpp", "admin_xmpp"])
+async def test_revoke_forgets_consent_of_revoked_clients(store: Store, services: StoreServices,
+                                                         reason: str) -> None:
+    """Else prompt=none would silently re-grant the app just revoked (as the web page does)."""
+    await _seed(store)
+    await _consent_to_all(store)
+    await services.revoke_grants("alice@localhost", ["a1", "b1"], reason=reason)
+    assert await _consented(store) == {("alice@localhost", "client-a2"),
+                                       ("alice@localhost", "client-other"),
+                                       ("bob@localhost", "client-b1")}
+    await services.revoke_grants("alice@localhost", ["a2"], reason=reason)
+    assert await _consented(store) == {("alice@localhost", "client-other"),
+                                       ("bob@localhost", "client-b1")}
+
+
+async def test_revoke_all_forgets_every_consent(store: Store, services: StoreServices) -> None:
+    await _seed(store)
+    await _consent_to_all(store)
+    await services.revoke_all("alice@localhost", reason="user_xmpp")
+    assert await _consented(store) == {("bob@localhost", "client-b1")}
+
+
+async def test_account_disable_forgets_consent(store: Store, services: StoreServices) -> None:
+    await _seed(store)
+    await _consent_to_all(store)
+    await store.create_account(Account("alice@localhost", "h", "s1", "s256", False, T0, T0))
+    await services.set_account_disabled("alice@localhost", True)
+    assert await _consented(store) == {("bob@localhost", "client-b1")}
 
 
 async def test_account_disable_revokes(store: Store, services: StoreServices,
