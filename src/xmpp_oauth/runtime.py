@@ -160,7 +160,8 @@ async def open_runtime(settings: Settings, *, clock: Clock | None = None,
                             ttl=settings.oauth2_registration_ttl)
     async with open_store(settings.store_url) as store:
         keyring = await load_keyring(store, settings, now=clock.now())
-        tokens = TokenService(keyring, issuer=settings.issuer)
+        tokens = TokenService(keyring, issuer=settings.issuer,
+                              jid_claim=settings.oauth2_jid_claim)
         revocations = StoreRevocationSet(
             store, poll_interval=settings.store.revocation_poll_interval)
         await revocations.start()

@@ -25,15 +25,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Protocol
 
 from .errors import AuthzidMismatchError, InsufficientScopeError, InvalidTokenError
-from .tokens.jwt import TokenService
+from .tokens.jwt import LOGIN_SCOPES, TokenService
 
 log = logging.getLogger(__name__)
 
-#: Scopes that allow an XMPP login (XEP-0493 ``xmpp:client:normal``; Prosody's ``xmpp``).
-LOGIN_SCOPES: Final = frozenset({"xmpp:client:normal", "xmpp"})
+# LOGIN_SCOPES (imported above, defined next to the token claims that depend on it): scopes that
+# allow an XMPP login (XEP-0493 ``xmpp:client:normal``; Prosody's ``xmpp``).
 
 
 @dataclass(frozen=True, slots=True)

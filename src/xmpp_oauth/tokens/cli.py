@@ -140,7 +140,8 @@ def _token_issue(args: argparse.Namespace, settings: Settings) -> int:
                       client_name=args.client_id, scopes=scopes, created_at=now,
                       last_used_at=now, auth_time=now)
         await store.create_grant(grant)
-        issued = TokenService(ring, issuer=settings.issuer).issue_access_token(
+        service = TokenService(ring, issuer=settings.issuer, jid_claim=settings.oauth2_jid_claim)
+        issued = service.issue_access_token(
             subject=jid, client_id=args.client_id, scopes=scopes, grant_id=grant.grant_id,
             audience=[settings.audience_for(domain)], auth_time=now, ttl=ttl, now=now,
         )

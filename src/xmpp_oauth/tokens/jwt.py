@@ -55,6 +55,10 @@ _ACCESS_TYPS: Final = frozenset({"at+jwt", "application/at+jwt"})
 #: ID tokens carry the plain JWT type (OIDC Core §2 leaves ``typ`` open; we set "JWT").
 ID_TOKEN_TYP: Final = "JWT"
 _ID_TYPS: Final = frozenset({"jwt", "application/jwt"})
+#: Scopes that allow an XMPP login (XEP-0493 ``xmpp:client:normal``; Prosody's ``xmpp``),
+#: re-exported by ``xmpp_oauth.validate``, which imports this module.  Only tokens with one
+#: of them carry ejabberd's ``jid`` claim.
+LOGIN_SCOPES: Final = frozenset({"xmpp:client:normal", "xmpp"})
 #: Far above any token we issue; bounds the work an attacker can make us do.
 MAX_TOKEN_LENGTH: Final = 8192
 _HEADER_CACHE_SIZE: Final = 64
@@ -79,7 +83,7 @@ class AccessTokenClaims:
     nbf: int | None
     auth_time: int
     grant_id: str  # "gid": names the grant, for revocation
-    jid: str  # ejabberd's jwt_jid_field; always equal to sub
+    jid: str  # always equal to sub (the token's ``jid`` claim, when present, must be too)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,11 +137,19 @@ def _audiences(payload: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 class TokenService:
-    """Issues and verifies access and ID tokens with one :class:`KeyRing`."""
+    """Issues and verifies access and ID tokens with one :class:`KeyRing`.
 
-    def __init__(self, keyring: KeyRing, *, issuer: str, leeway: int = DEFAULT_LEEWAY) -> None:
+    ``jid_claim`` (setting ``oauth2_jid_claim``) adds ejabberd's ``jid`` claim to access
+    tokens that carry a login scope (:data:`LOGIN_SCOPES`).  ejabberd's ``auth_method: jwt``
+    checks only the signature, ``exp`` and that claim, not the scope: without this rule an
+    ``openid``-only token would log in to XMPP.
+    """
+
+    def __init__(self, keyring: KeyRing, *, issuer: str, leeway: int = DEFAULT_LEEWAY,
+                 jid_claim: bool = True) -> None:
         self.issuer = issuer
         self.leeway = leeway
+        self.jid_claim = jid_claim
         self._jws = PyJWS(algorithms=list(ALGORITHMS))
         self._header_keys: dict[str, SigningKey] = {}
         self.keyring = keyring
@@ -195,8 +207,9 @@ class TokenService:
             "exp": claims.exp,
             "auth_time": claims.auth_time,
             "gid": claims.grant_id,
-            "jid": claims.jid,
         }
+        if self.jid_claim and not scope_set.isdisjoint(LOGIN_SCOPES):
+            body["jid"] = claims.jid  # ejabberd's jwt_jid_field: the token logs in as it
         token = self._sign(body, ACCESS_TOKEN_TYP, self._keyring.active)
         return IssuedToken(token=token, jti=claims.jti, expires_at=claims.exp, claims=claims)
 
@@ -347,6 +360,7 @@ class TokenService:
 __all__ = [
     "ACCESS_TOKEN_TYP",
     "ID_TOKEN_TYP",
+    "LOGIN_SCOPES",
     "MAX_TOKEN_LENGTH",
     "AccessTokenClaims",
     "IssuedToken",

@@ -89,6 +89,45 @@ def test_access_token_round_trip(service: TokenService, alg: str) -> None:
     assert payload["aud"] == AUD
 
 
+@pytest.mark.parametrize(("scopes", "has_jid"), [
+    (["xmpp:client:normal", "openid"], True),
+    (["xmpp"], True),
+    (["openid"], False),
+    (["openid", "profile", "offline_access"], False),
+    (["xmpp:client:other"], False),
+])
+def test_jid_claim_only_with_a_login_scope(signing_keys: dict[str, SigningKey],
+                                           scopes: list[str], has_jid: bool) -> None:
+    """ejabberd's auth_method: jwt reads only the signature, exp and ``jid``, never the scope:
+    a token without a login scope must not carry the claim it logs in with."""
+    service = TokenService(KeyRing([signing_keys["EdDSA"]]), issuer=ISSUER, jid_claim=True)
+    issued = issue(service, scopes=scopes)
+    payload = parts(issued.token)[1]
+    assert ("jid" in payload) is has_jid
+    if has_jid:
+        assert payload["jid"] == payload["sub"] == "alice@example.org"
+    claims = service.verify_access_token(issued.token, audience=AUD, now=NOW)
+    assert claims.sub == claims.jid == "alice@example.org"
+
+
+@pytest.mark.parametrize("scopes", [["xmpp:client:normal", "openid"], ["openid"]])
+def test_jid_claim_setting_off(signing_keys: dict[str, SigningKey], scopes: list[str]) -> None:
+    service = TokenService(KeyRing([signing_keys["EdDSA"]]), issuer=ISSUER, jid_claim=False)
+    issued = issue(service, scopes=scopes)
+    assert "jid" not in parts(issued.token)[1]
+    assert service.verify_access_token(issued.token, audience=AUD, now=NOW).jid == "alice@example.org"
+
+
+@pytest.mark.parametrize("flag", [True, False])
+async def test_runtime_wires_the_jid_claim_setting(settings_factory: Any, flag: bool) -> None:
+    from xmpp_oauth.clock import FrozenClock
+    from xmpp_oauth.runtime import open_runtime
+
+    settings = settings_factory(oauth2_jid_claim=flag)
+    async with open_runtime(settings, clock=FrozenClock(NOW), background=False) as rt:
+        assert rt.tokens.jid_claim is flag
+
+
 def test_several_audiences_are_a_list(service: TokenService) -> None:
     issued = issue(service, audience=[AUD, "https://api.example.org"])
     assert parts(issued.token)[1]["aud"] == [AUD, "https://api.example.org"]
