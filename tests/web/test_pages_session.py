@@ -172,6 +172,23 @@ async def test_select_account(flows: Flows) -> None:
     assert r.status == 303 and "code" in location_params(r)
 
 
+async def test_select_is_no_way_around_a_required_sign_in(flows: Flows) -> None:
+    """Re-posting a sign-in form as xo_action=select must not skip prompt=login, max_age=0
+    or a login_hint for someone else: the server decides whether "continue as" applies."""
+    reg = await flows.register()
+    await sign_in(flows, reg)
+    flows.clock.advance(30)
+    for over in ({"prompt": "login"}, {"max_age": "0"}, {"login_hint": "bob@localhost"},
+                 {"prompt": "login consent"}):
+        r = await flows.get_authorize(params(reg, **over))
+        login = find_form(await r.text(), "login")
+        fields = [(n, "select" if n == "xo_action" else v) for n, v in login.fields
+                  if n not in ("xo_username", "xo_password")]
+        r = await flows.client.post(login.action, data=fields, allow_redirects=False)
+        assert r.status == 200, (over, r.headers.get("Location"))
+        assert page_kind(await r.text()) == "login", over
+
+
 async def test_login_hint(flows: Flows) -> None:
     reg = await flows.register()
     r = await flows.get_authorize(params(reg, login_hint="Alice@LOCALHOST"))

@@ -94,7 +94,10 @@ async def interact(
             return result
         session, authenticated_here = result, True
     elif session is not None and action == "select":
-        authenticated_here = True
+        # "Continue as" stands in for a sign-in only where the page offered it: re-posting a
+        # login form's fields with xo_action=select must not skip prompt=login, max_age or a
+        # login_hint naming someone else (recomputed here, never trusted from the form).
+        authenticated_here = _login_needed(kit, session, authz) == "select"
     elif session is not None and action == "consent":
         authenticated_here = _ticket_valid(kit, request, authz, form.get("xo_ticket"))
 
