@@ -147,6 +147,32 @@ async def test_prompt_none(flows: Flows) -> None:
     assert location_params(r)["error"] == "consent_required"
 
 
+async def test_prompt_none_reveals_no_session_to_a_client_without_consent(flows: Flows) -> None:
+    """A client the user has not consented to gets one answer, whatever the session or hint:
+    it must not learn whether this browser is signed in, or as whom (OIDC Core §3.1.2.6)."""
+    probe = await flows.register(client_name="Probe")
+
+    async def answer(**over: str) -> dict[str, str]:
+        r = await flows.get_authorize(params(probe, prompt="none", **over))
+        assert r.status == 302, await r.text()
+        got = location_params(r)
+        return {k: v for k, v in got.items() if k != "state"}
+
+    hints: list[dict[str, str]] = [{}, {"login_hint": ALICE}, {"login_hint": "bob@localhost"},
+                                   {"login_hint": "xmpp:" + ALICE}, {"max_age": "0"}]
+    signed_out = [await answer(**h) for h in hints]
+    await sign_in(flows, await flows.register(client_name="Other app"))  # alice signs in
+    signed_in = [await answer(**h) for h in hints]
+    assert signed_in == signed_out
+    assert {a["error"] for a in signed_in} == {"login_required"}
+    assert len({tuple(sorted(a.items())) for a in signed_in}) == 1
+    # Once alice consented to it, the client gets the precise answers again.
+    await sign_in(flows, probe)
+    assert "code" in await answer(login_hint=ALICE)
+    assert (await answer(login_hint="bob@localhost"))["error"] == "login_required"
+    assert (await answer(scope=SCOPE + " offline_access"))["error"] == "consent_required"
+
+
 async def test_max_age(flows: Flows) -> None:
     reg = await flows.register()
     await sign_in(flows, reg)

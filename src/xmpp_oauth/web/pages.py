@@ -17,8 +17,8 @@ authenticate (§3.1.2.3)        a session is needed; a new sign-in when there is
                                ``prompt=login``, the session is older than ``max_age``
                                (0 = always), or ``login_hint`` names someone else;
                                ``prompt=select_account`` offers "continue as" or another
-                               account.  With ``prompt=none``: ``login_required`` /
-                               ``account_selection_required`` instead of a page.
+                               account.  With ``prompt=none``: ``login_required``
+                               instead of a page.
 consent (§3.1.2.4)             asked when nothing is remembered for this user and client,
                                when the request adds scopes, on ``prompt=consent``, and
                                always for public clients with a non-https redirect
@@ -26,6 +26,11 @@ consent (§3.1.2.4)             asked when nothing is remembered for this user a
                                ``consent_required`` with ``prompt=none``.  Allow remembers
                                the union of scopes; deny is ``access_denied``.
 =============================  =============================================================
+
+``prompt=none`` (OIDC Core §3.1.2.6) answers a client the signed-in user has *not* consented
+to with ``login_required`` whatever the session and ``login_hint``: a more precise answer
+(``consent_required`` when the hint matches, ``login_required`` when it does not) would let
+any client probe, without interaction, whether and as whom this browser is signed in.
 
 A consent form carries a *ticket*: a MAC over the session, client, redirect URI, scopes,
 state, nonce and the time the page was shown.  It proves that the sign-in stage was passed
@@ -48,7 +53,6 @@ from aiohttp.typedefs import Handler
 
 from ..errors import (
     AccessDeniedError,
-    AccountSelectionRequiredError,
     ConsentRequiredError,
     LoginRequiredError,
 )
@@ -85,6 +89,9 @@ async def interact(
     hidden = _resume_fields(authz)
     client = _client_view(authz)
     action_url = kit.url("/authorize")
+    if "none" in authz.prompt:
+        # OIDC Core §3.1.2.6: no UI may be shown (and no page of ours posts prompt=none).
+        return await _silent(request, kit, session, authz)
 
     # OIDC Core §3.1.2.3: authenticate the end-user.
     authenticated_here = False
@@ -104,11 +111,6 @@ async def interact(
     if not authenticated_here:
         need = _login_needed(kit, session, authz)
         if need is not None:
-            if "none" in authz.prompt:
-                # OIDC Core §3.1.2.6: no UI may be shown.
-                if need == "select":
-                    raise authz.error(AccountSelectionRequiredError, "account selection needed")
-                raise authz.error(LoginRequiredError, "the user is not signed in")
             return await kit.login_page(
                 request,
                 action=action_url,
@@ -130,8 +132,6 @@ async def interact(
     new_scopes = [s for s in authz.scopes if s not in granted]
     if not new_scopes and "consent" not in authz.prompt and await _identity_assured(request, authz):
         return _approval(session, authz)
-    if "none" in authz.prompt:
-        raise authz.error(ConsentRequiredError, "the user has not consented to these scopes")
     ticket = _make_ticket(kit, request, authz, issued=int(kit.clock.now()))
     return await kit.render(
         request,
@@ -144,6 +144,26 @@ async def interact(
             "hidden": [*hidden, ("xo_ticket", ticket)],
         },
     )
+
+
+async def _silent(
+    request: web.Request, kit: PageKit, session: LoginSession | None,
+    authz: ValidatedAuthorization,
+) -> Approval:
+    """``prompt=none``: the approval, or an error for the client; never a page.
+
+    One answer, ``login_required``, for a client the signed-in user has not consented to
+    (module docstring); a client the user consented to gets the precise error.
+    """
+    remembered = (await kit.store.get_consent(session.jid, authz.client_id)
+                  if session is not None else None)
+    if session is None or remembered is None or _login_needed(kit, session, authz) is not None:
+        # prompt=none never combines with select_account, so a need is always "login".
+        raise authz.error(LoginRequiredError, "the user must sign in")
+    if (any(s not in remembered.scopes for s in authz.scopes)
+            or not await _identity_assured(request, authz)):
+        raise authz.error(ConsentRequiredError, "the user has not consented to these scopes")
+    return _approval(session, authz)
 
 
 async def _identity_assured(request: web.Request, authz: ValidatedAuthorization) -> bool:
