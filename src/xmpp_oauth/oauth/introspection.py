@@ -24,13 +24,16 @@ username, token_type, exp, iat, sub, aud, iss, jti`` (and ``nbf`` when the token
 
 Verifying a signature costs far more than the rest of a request (DESIGN §10), and resource
 servers introspect the same token many times, so verified access-token claims are kept in a
-bounded cache keyed by the exact token string until the token expires.  Revocation is checked
-on every call, never cached.
+bounded cache keyed by the exact token string until the token expires, together with the
+answer built (and JSON-encoded) for it.  Revocation and the asking client are checked on every
+call, never cached.
 """
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, Final
 
 from ..errors import InvalidClientError, InvalidTokenError
@@ -47,26 +50,41 @@ _CACHE_SIZE: Final = 4096
 _JTI_CHARS: Final = 32
 
 
+@dataclass(frozen=True, slots=True)
+class Introspection:
+    """An RFC 7662 §2.2 answer and its JSON encoding (what the endpoint sends)."""
+
+    body: dict[str, Any]
+    encoded: bytes
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> Introspection:
+        return cls(body, json.dumps(body).encode())
+
+
+_INACTIVE_ANSWER: Final = Introspection.of(_INACTIVE)
+
+
 class VerifiedTokenCache:
     """Bounded LRU of verified access-token claims, each valid until its ``exp``.
 
-    Each entry also keeps the active response built for it (``body``), since a token's
-    introspection answer never changes while it stays active.
+    Each entry also keeps the active answer built for it, since a token's introspection
+    answer never changes while it stays active.
     """
 
     def __init__(self, size: int = _CACHE_SIZE) -> None:
         self._size = size
-        self._entries: OrderedDict[str, tuple[AccessTokenClaims, dict[str, Any]]] = (
+        self._entries: OrderedDict[str, tuple[AccessTokenClaims, Introspection]] = (
             OrderedDict())
 
     def lookup(self, ctx: OAuthContext, token: str, *,
-               now: float) -> tuple[AccessTokenClaims, dict[str, Any]]:
+               now: float) -> tuple[AccessTokenClaims, Introspection]:
         entry = self._entries.get(token)
         if entry is not None and now < entry[0].exp + ctx.tokens.leeway:
             self._entries.move_to_end(token)
             return entry
         claims = ctx.tokens.verify_access_token(token, audience=None, now=now)
-        entry = (claims, _access_body(claims))
+        entry = (claims, Introspection.of(_access_body(claims)))
         self._entries[token] = entry
         if len(self._entries) > self._size:
             self._entries.popitem(last=False)
@@ -100,18 +118,18 @@ def _username(jid: str) -> str:
 
 
 async def _access_token(ctx: OAuthContext, cache: VerifiedTokenCache, token: str,
-                        client_id: str, now: float) -> dict[str, Any] | None:
+                        client_id: str, now: float) -> Introspection | None:
     try:
-        claims, body = cache.lookup(ctx, token, now=now)
+        claims, answer = cache.lookup(ctx, token, now=now)
     except InvalidTokenError:
         return None
     if claims.client_id != client_id or ctx.revocations.is_revoked(claims.grant_id):
         return None
-    return dict(body)
+    return answer
 
 
 async def _refresh_token(ctx: OAuthContext, token: str, client_id: str,
-                         now: float) -> dict[str, Any] | None:
+                         now: float) -> Introspection | None:
     if len(token) > 512 or token.count(".") == 2:
         return None  # not one of our opaque refresh tokens
     digest = hash_secret(token)
@@ -123,7 +141,7 @@ async def _refresh_token(ctx: OAuthContext, token: str, client_id: str,
     if grant is None or grant.revoked_at is not None:
         return None
     domain = grant.jid.rpartition("@")[2]
-    return {
+    return Introspection.of({
         "active": True,
         "scope": format_scope(record.scopes),
         "client_id": record.client_id,
@@ -135,7 +153,7 @@ async def _refresh_token(ctx: OAuthContext, token: str, client_id: str,
         "aud": ctx.settings.audience_for(domain),
         "iss": ctx.settings.issuer,
         "jti": digest[:_JTI_CHARS],
-    }
+    })
 
 
 async def introspect(
@@ -147,6 +165,19 @@ async def introspect(
     now: float,
 ) -> dict[str, Any]:
     """RFC 7662 §2: the introspection response for one token."""
+    answer = await introspection(ctx, cache, params, authorization=authorization, now=now)
+    return dict(answer.body)
+
+
+async def introspection(
+    ctx: OAuthContext,
+    cache: VerifiedTokenCache,
+    params: Params,
+    *,
+    authorization: str | None,
+    now: float,
+) -> Introspection:
+    """:func:`introspect`, with the answer's JSON encoding (shared, do not modify)."""
     client = await authenticate_client(ctx.clients, authorization=authorization, params=params,
                                        now=now, allow_public=False)
     if client.is_public:  # pragma: no cover - authenticate_client refused it already
@@ -155,20 +186,20 @@ async def introspect(
     hint = params.get("token_type_hint")
     order = (_refresh_first if hint == TokenTypeHint.REFRESH_TOKEN else _access_first)
     result = await order(ctx, cache, token, client.client_id, now)
-    return result if result is not None else dict(_INACTIVE)
+    return result if result is not None else _INACTIVE_ANSWER
 
 
 async def _access_first(ctx: OAuthContext, cache: VerifiedTokenCache, token: str,
-                        client_id: str, now: float) -> dict[str, Any] | None:
+                        client_id: str, now: float) -> Introspection | None:
     found = await _access_token(ctx, cache, token, client_id, now)
     return found if found is not None else await _refresh_token(ctx, token, client_id, now)
 
 
 async def _refresh_first(ctx: OAuthContext, cache: VerifiedTokenCache, token: str,
-                         client_id: str, now: float) -> dict[str, Any] | None:
+                         client_id: str, now: float) -> Introspection | None:
     found = await _refresh_token(ctx, token, client_id, now)
     return found if found is not None else await _access_token(ctx, cache, token, client_id,
                                                                now)
 
 
-__all__ = ["VerifiedTokenCache", "introspect"]
+__all__ = ["Introspection", "VerifiedTokenCache", "introspect", "introspection"]

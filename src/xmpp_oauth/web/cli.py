@@ -35,6 +35,11 @@ CONFIG_NAME: Final = "xmpp-oauth.toml"
 class AccessLogger(AbstractAccessLogger):
     """Method, path (never the query: it may carry codes or tokens), status, duration."""
 
+    @property
+    def enabled(self) -> bool:
+        # aiohttp asks once per connection; at WARNING nothing is formatted or timed at all.
+        return self.logger.isEnabledFor(logging.INFO)
+
     def log(self, request: BaseRequest, response: web.StreamResponse, time: float) -> None:
         self.logger.info("%s %s %s %d %.1fms", request.remote, request.method, request.path,
                          response.status, time * 1000)

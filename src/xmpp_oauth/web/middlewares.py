@@ -24,12 +24,14 @@ from __future__ import annotations
 import html
 import importlib
 import ipaddress
+import json
 import logging
 from collections.abc import Iterable
 from typing import Any, Final
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from multidict import CIMultiDict
 
 from ..errors import InsufficientScopeError, OAuthError, StoreError
 from ..oauth.authorize import error_redirect
@@ -56,6 +58,14 @@ _SECURITY_HEADERS: Final = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
 }
+#: Everything a JSON response of an API endpoint carries, built once: RFC 6749 §5.1's
+#: ``Cache-Control: no-store`` / ``Pragma: no-cache``, the security headers and CORS.
+_JSON_HEADERS: Final = CIMultiDict({
+    "Content-Type": "application/json; charset=utf-8",
+    **_SECURITY_HEADERS,
+    "Pragma": "no-cache",
+    "Access-Control-Allow-Origin": "*",
+})
 
 
 def _relative_path(request: web.Request) -> str:
@@ -76,13 +86,21 @@ def endpoint_kind(request: web.Request) -> str:
 
 def json_response(body: Any, *, status: int = 200,
                   headers: dict[str, str] | None = None) -> web.Response:
-    """JSON with RFC 6749 §5.1's ``Cache-Control: no-store`` and ``Pragma: no-cache``."""
-    response = web.json_response(body, status=status)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
+    """JSON with RFC 6749 §5.1's ``Cache-Control: no-store`` and ``Pragma: no-cache``.
+
+    The security and CORS headers are in it from the start (every caller is an API
+    endpoint), so :func:`security_headers` has nothing left to add but HSTS.
+    """
+    return encoded_json_response(json.dumps(body).encode(), status=status, headers=headers)
+
+
+def encoded_json_response(encoded: bytes, *, status: int = 200,
+                          headers: dict[str, str] | None = None) -> web.Response:
+    """:func:`json_response` for a body that is JSON already."""
+    all_headers = _JSON_HEADERS.copy()
     if headers:
-        response.headers.update(headers)
-    return response
+        all_headers.update(headers)
+    return web.Response(body=encoded, status=status, headers=all_headers)
 
 
 def _bearer_challenge(exc: OAuthError) -> str:
@@ -175,13 +193,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
     """``on_response_prepare``: headers every response carries (DESIGN §6)."""
-    for name, value in _SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    settings = request.app[SETTINGS_KEY]
-    if settings.issuer.startswith("https://"):
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    if endpoint_kind(request) in ("api", "resource"):
-        response.headers.setdefault("Access-Control-Allow-Origin", "*")
+    headers = response.headers
+    if "Access-Control-Allow-Origin" not in headers:  # else built by json_response
+        for name, value in _SECURITY_HEADERS.items():
+            headers.setdefault(name, value)
+        if endpoint_kind(request) in ("api", "resource"):
+            headers["Access-Control-Allow-Origin"] = "*"
+    if request.app[SETTINGS_KEY].issuer.startswith("https://"):
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
 
 
 async def preflight(request: web.Request) -> web.Response:
@@ -235,6 +254,7 @@ __all__ = [
     "API_PATHS",
     "CSP",
     "client_address",
+    "encoded_json_response",
     "endpoint_kind",
     "error_middleware",
     "json_response",

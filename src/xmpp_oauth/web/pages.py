@@ -55,6 +55,7 @@ from ..errors import (
     AccessDeniedError,
     ConsentRequiredError,
     LoginRequiredError,
+    OAuthError,
 )
 from ..oauth.authorize import Approval, ValidatedAuthorization
 from ..oauth.scopes import describe_scopes
@@ -64,6 +65,7 @@ from . import account_page, device_page
 from .browser import PageKit, install, page_kit
 from .csrf import CsrfFailure
 from .keys import OAUTH_KEY
+from .middlewares import API_PATHS
 from .session import apply_cookies, browser_state, derive_key, mac
 from .templating import ClientView
 
@@ -164,6 +166,24 @@ async def _silent(
             or not await _identity_assured(request, authz)):
         raise authz.error(ConsentRequiredError, "the user has not consented to these scopes")
     return _approval(session, authz)
+
+
+async def redirect_trusted(request: web.Request, client_id: str) -> bool:
+    """May an error found before any interaction redirect to this client by itself?
+
+    RFC 9700 §4.11.2: only to a redirect URI the server trusts.  Trusted: clients added by the
+    administrator, and clients the signed-in user has consented to.  Anyone can register a
+    dynamic client, so its redirect URI alone proves nothing.
+    """
+    kit = page_kit(request)
+    try:
+        client = await request.app[OAUTH_KEY].clients.get(client_id, now=kit.clock.now())
+    except OAuthError:
+        return False  # revoked meanwhile: show the page
+    if client.stored:
+        return True
+    session = await kit.sessions.current(request)
+    return session is not None and await kit.store.get_consent(session.jid, client_id) is not None
 
 
 async def _identity_assured(request: web.Request, authz: ValidatedAuthorization) -> bool:
@@ -368,7 +388,12 @@ async def stylesheet(request: web.Request) -> web.StreamResponse:
 
 @web.middleware
 async def pages_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Render CSRF refusals as a page (403); attach queued cookies to every response."""
+    """Render CSRF refusals as a page (403); attach queued cookies to every response.
+
+    Protocol endpoints (token, introspection, ...) use no cookies: they pass straight through.
+    """
+    if request.path in API_PATHS:
+        return await handler(request)
     browser_state(request)  # created before any clone() of the request, so shared with it
     try:
         response = await handler(request)
@@ -403,4 +428,4 @@ def setup(app: web.Application) -> None:
     account_page.setup(app)
 
 
-__all__ = ["Approval", "interact", "render_error", "render_oob", "setup"]
+__all__ = ["Approval", "interact", "redirect_trusted", "render_error", "render_oob", "setup"]
