@@ -1,4 +1,10 @@
-"""Authorization endpoint: RFC 6749 §4.1.2.1 (render vs redirect), PKCE rules, RFC 9207, OOB."""
+"""Authorization endpoint: RFC 6749 §4.1.2.1 (render vs redirect), PKCE rules, RFC 9207, OOB.
+
+Errors found before any interaction are redirected only for a client the server trusts (RFC
+9700 §4.11.2: an admin-added client, or one the signed-in user consented to); the tests of the
+redirect's contents use such a client (:func:`trusted_client`), the tests at the end check the
+error page for the others.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,10 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from .flows import REDIRECT, Flows, location_params, pkce_pair
+from xmpp_oauth.store.base import StoredClient
+from xmpp_oauth.tokens.secrets import hash_secret
+
+from .flows import ALICE, REDIRECT, Flows, location_params, pkce_pair
 
 
 def base_params(reg: dict[str, Any], **over: str) -> dict[str, str]:
@@ -39,6 +48,14 @@ async def assert_redirected_error(r: Any, error: str, *, issuer: str,
     return got
 
 
+async def trusted_client(flows: Flows, **metadata: Any) -> dict[str, Any]:
+    """A registered client the signed-in user (alice) has consented to."""
+    reg = await flows.register(**metadata)
+    got, _ = await flows.authorize(reg, scope="xmpp:client:normal")
+    assert "code" in got
+    return reg
+
+
 async def test_missing_client_id_renders(flows: Flows) -> None:
     reg = await flows.register()
     await assert_rendered_error(await flows.get_authorize(base_params(reg, client_id="-")),
@@ -66,13 +83,13 @@ async def test_duplicate_parameters_render(flows: Flows) -> None:
 
 
 async def test_missing_response_type_redirects(flows: Flows) -> None:
-    reg = await flows.register()
+    reg = await trusted_client(flows)
     r = await flows.get_authorize(base_params(reg, response_type="-"))
     await assert_redirected_error(r, "invalid_request", issuer=flows.runtime.settings.issuer)
 
 
 async def test_unsupported_response_type(flows: Flows) -> None:
-    reg = await flows.register()
+    reg = await trusted_client(flows)
     for rt in ("token", "id_token", "code token"):
         r = await flows.get_authorize(base_params(reg, response_type=rt))
         await assert_redirected_error(r, "unsupported_response_type",
@@ -80,14 +97,14 @@ async def test_unsupported_response_type(flows: Flows) -> None:
 
 
 async def test_invalid_scope(flows: Flows) -> None:
-    reg = await flows.register(scope="xmpp:client:normal")
+    reg = await trusted_client(flows, scope="xmpp:client:normal")
     for scope in ("openid", "email", 'bad"'):
         r = await flows.get_authorize(base_params(reg, scope=scope))
         await assert_redirected_error(r, "invalid_scope", issuer=flows.runtime.settings.issuer)
 
 
 async def test_pkce_required(flows: Flows) -> None:
-    reg = await flows.register()
+    reg = await trusted_client(flows)
     r = await flows.get_authorize(base_params(reg, code_challenge="-",
                                               code_challenge_method="-"))
     got = await assert_redirected_error(r, "invalid_request",
@@ -96,7 +113,7 @@ async def test_pkce_required(flows: Flows) -> None:
 
 
 async def test_plain_refused_when_only_s256(flows: Flows) -> None:
-    reg = await flows.register()
+    reg = await trusted_client(flows)
     verifier, _ = pkce_pair()
     for method in ("plain", "-"):
         r = await flows.get_authorize(base_params(reg, code_challenge=verifier,
@@ -105,13 +122,13 @@ async def test_plain_refused_when_only_s256(flows: Flows) -> None:
 
 
 async def test_request_objects_refused(flows: Flows) -> None:
-    reg = await flows.register()
+    reg = await trusted_client(flows)
     r = await flows.get_authorize(base_params(reg, request="eyJ.x.y"))
     await assert_redirected_error(r, "invalid_request", issuer=flows.runtime.settings.issuer)
 
 
 async def test_bad_prompt_and_max_age(flows: Flows) -> None:
-    reg = await flows.register()
+    reg = await trusted_client(flows)
     issuer = flows.runtime.settings.issuer
     for over in ({"prompt": "none login"}, {"prompt": "sometimes"}, {"max_age": "-1"},
                  {"max_age": "soon"}, {"response_mode": "form_post"}):
@@ -120,7 +137,7 @@ async def test_bad_prompt_and_max_age(flows: Flows) -> None:
 
 
 async def test_state_absent_stays_absent(flows: Flows) -> None:
-    reg = await flows.register()
+    reg = await trusted_client(flows)
     r = await flows.get_authorize(base_params(reg, state="-", response_type="token"))
     await assert_redirected_error(r, "unsupported_response_type",
                                   issuer=flows.runtime.settings.issuer, state=None)
@@ -222,6 +239,59 @@ async def test_resource_indicator(flows: Flows) -> None:
     assert claims.aud == ("xmpp:localhost", "https://upload.localhost/")
     r = await flows.get_authorize(base_params(reg, resource="https://elsewhere.example/"))
     await assert_redirected_error(r, "invalid_target", issuer=flows.runtime.settings.issuer)
+
+
+UNTRUSTED_ERRORS: list[tuple[dict[str, str], str]] = [
+    ({"response_type": "-"}, "invalid_request"),
+    ({"response_type": "bogus"}, "unsupported_response_type"),
+    ({"response_type": "token"}, "unsupported_response_type"),
+    ({"scope": "nothing-known"}, "invalid_scope"),
+    ({"code_challenge": "-", "code_challenge_method": "-"}, "invalid_request"),
+    ({"prompt": "sometimes"}, "invalid_request"),
+    ({"max_age": "soon"}, "invalid_request"),
+    ({"request": "eyJ.x.y"}, "invalid_request"),
+    ({"resource": "https://elsewhere.example/"}, "invalid_target"),
+    ({"prompt": "none login"}, "invalid_request"),
+]
+
+
+@pytest.mark.parametrize(("over", "error"), UNTRUSTED_ERRORS)
+async def test_no_open_redirect_for_untrusted_clients(flows: Flows, over: dict[str, str],
+                                                      error: str) -> None:
+    """RFC 9700 §4.11.2: anyone may register a client with their own https redirect URI;
+    a bad request for it, with no user interaction, is a page and never a redirect there."""
+    reg = await flows.register(client_uri="https://evil.example",
+                               redirect_uris=["https://evil.example/landing"])
+    params = base_params(reg, redirect_uri="https://evil.example/landing", **over)
+    await assert_rendered_error(await flows.get_authorize(params), error)
+    # Signed in, but this user never consented to that client: still a page.
+    await trusted_client(flows)
+    await assert_rendered_error(await flows.get_authorize(params), error)
+    # POSTed requests alike.
+    r = await flows.client.post("/authorize", data=params, allow_redirects=False)
+    await assert_rendered_error(r, error)
+
+
+async def test_errors_redirect_to_admin_added_clients(flows: Flows) -> None:
+    await flows.runtime.store.add_client(StoredClient(
+        client_id="admin-app", client_secret_hash=hash_secret("s3cret"),
+        metadata={"client_name": "Admin app", "redirect_uris": [REDIRECT],
+                  "grant_types": ["authorization_code"], "response_types": ["code"]},
+        created_at=flows.clock.now()))
+    r = await flows.get_authorize(base_params({"client_id": "admin-app"}, response_type="bogus"))
+    await assert_redirected_error(r, "unsupported_response_type",
+                                  issuer=flows.runtime.settings.issuer)
+
+
+async def test_redirects_after_interaction_or_for_prompt_none_stay(flows: Flows) -> None:
+    """access_denied after Deny and prompt=none answers still go back to the client."""
+    reg = await flows.register()
+    r = await flows.get_authorize(base_params(reg, prompt="none"))
+    await assert_redirected_error(r, "login_required", issuer=flows.runtime.settings.issuer)
+    page = await flows.get_authorize(base_params(reg))
+    r = await flows.sign_in_and_consent(page, decision="deny")
+    assert r.status in (302, 303) and location_params(r)["error"] == "access_denied"
+    assert await flows.runtime.store.get_consent(ALICE, reg["client_id"]) is None
 
 
 @pytest.mark.parametrize("method", ["PUT", "DELETE"])

@@ -18,7 +18,9 @@ travels to an unchecked address:
    max_age, request objects, resource
    ====================================== =========================================
 
-   Errors for the OOB URN are always rendered, since there is nowhere to redirect to.
+   Errors for the OOB URN are always rendered, since there is nowhere to redirect to.  The
+   web handler also renders them for a client it does not trust (RFC 9700 §4.11.2: anyone can
+   register a redirect URI, so redirecting with no user interaction is an open redirector).
 
 2. The browser pages (``web.pages.interact``) log the user in and ask for consent, then
    :func:`complete_authorization` turns the :class:`Approval` into a response: a code (stored

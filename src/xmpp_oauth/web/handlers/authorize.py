@@ -1,4 +1,12 @@
-"""RFC 6749 §3.1 authorization endpoint: validate, let the pages interact, complete."""
+"""RFC 6749 §3.1 authorization endpoint: validate, let the pages interact, complete.
+
+An invalid request is normally answered by redirecting to the (validated) redirect URI
+(§4.1.2.1).  Without any user interaction that turns the endpoint into an open redirector for
+anyone who registers a client (RFC 9700 §4.11.2), so such errors are redirected only for a
+client the server trusts (:func:`~xmpp_oauth.web.pages.redirect_trusted`), and shown as the
+error page otherwise.  Errors after interaction (``access_denied``) and ``prompt=none``
+answers (OIDC Core §3.1.2.6) are redirected as before.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from ...errors import InvalidRequestError
+from ...errors import InvalidRequestError, OAuthError
 from ...oauth.authorize import Approval, complete_authorization, validate_authorization
 from ...oauth.requests import Params
 from .. import pages
@@ -35,9 +43,16 @@ async def _params(request: web.Request) -> tuple[Params, str]:
 async def authorize(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     params, query_string = await _params(request)
-    authz = await validate_authorization(params, query_string=query_string,
-                                         registry=ctx.clients, settings=ctx.settings,
-                                         now=now(request))
+    try:
+        authz = await validate_authorization(params, query_string=query_string,
+                                             registry=ctx.clients, settings=ctx.settings,
+                                             now=now(request))
+    except OAuthError as exc:
+        client_id = params.get("client_id")
+        if exc.redirect_uri is not None and client_id is not None and not (
+                await pages.redirect_trusted(request, client_id)):
+            exc.redirect_uri = None  # RFC 9700 §4.11.2: the error page, no automatic redirect
+        raise
     outcome = await pages.interact(request, authz)
     if not isinstance(outcome, Approval):
         response: web.StreamResponse = outcome
