@@ -115,7 +115,8 @@ def test_jid_claim_setting_off(signing_keys: dict[str, SigningKey], scopes: list
     service = TokenService(KeyRing([signing_keys["EdDSA"]]), issuer=ISSUER, jid_claim=False)
     issued = issue(service, scopes=scopes)
     assert "jid" not in parts(issued.token)[1]
-    assert service.verify_access_token(issued.token, audience=AUD, now=NOW).jid == "alice@example.org"
+    claims = service.verify_access_token(issued.token, audience=AUD, now=NOW)
+    assert claims.jid == "alice@example.org"
 
 
 @pytest.mark.parametrize("flag", [True, False])
