@@ -118,6 +118,9 @@ async def test_jwt_token_as_plain_password(stack: Stack, runtime: Runtime) -> No
     expired = await mint(runtime, "alice@jwt.localhost", ttl=60, now=time.time() - 7200)
     assert refused(await stack.login("alice@jwt.localhost", expired))
     assert refused(await stack.login("alice@jwt.localhost", token[:-4] + "AAAA"))
+    # ejabberd ignores the scope: a token without a login scope must carry no jid claim.
+    openid_only = await mint(runtime, "alice@jwt.localhost", scopes=("openid",))
+    assert refused(await stack.login("alice@jwt.localhost", openid_only))
 
 
 async def test_extauth_with_token(stack: Stack, runtime: Runtime) -> None:
