@@ -9,7 +9,10 @@ tries to upgrade its read snapshot).
 
 Inside one process each connection runs on aiosqlite's worker thread; an ``asyncio.Lock``
 per connection keeps one coroutine's transaction from interleaving with another's.  Reads use
-a second connection so they never queue behind a writer waiting for another process.
+a second connection so they never queue behind a writer waiting for another process.  Plans
+(the refresh rotation) use a third connection, under the same write lock, through
+:class:`~xmpp_oauth.store.sqliteplans.SqlitePlanRunner` (group commit; see there why its
+statements run on the event loop).
 ``synchronous = NORMAL`` in WAL mode loses at most the last transactions on power loss, never
 consistency.  The file is created with mode 0600: it holds private signing keys.
 """
@@ -20,7 +23,7 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -29,9 +32,10 @@ import aiosqlite
 
 from ..errors import StoreError
 from . import migrations
-from .plan import Plan, run_sync
+from .plan import Plan
 from .sql import SqlStore
 from .sqlcore import Db, Row
+from .sqliteplans import SqlitePlanRunner
 
 DEFAULT_BUSY_TIMEOUT: Final = 5.0
 T = TypeVar("T")
@@ -81,54 +85,6 @@ class _SqliteDb:
         return list(await self._conn.execute_fetchall(sql, args))
 
 
-#: A plan's outcome from a group transaction: (True, result) or (False, its exception).
-_Outcome = tuple[bool, Any]
-
-
-def _group_transaction(conn: sqlite3.Connection, plans: Sequence[Plan[Any]]) -> list[_Outcome]:
-    """Run ``plans`` one after another in one ``BEGIN IMMEDIATE`` ... ``COMMIT``.
-
-    Each plan of a group runs inside its own savepoint: one that raises is rolled back alone
-    and gets its exception; the others commit together.  A failure of the transaction itself
-    (lock timeout, I/O error, commit) rolls everything back and is raised for all of them.
-    """
-    conn.execute("BEGIN IMMEDIATE")
-    outcomes: list[_Outcome] = []
-    try:
-        if len(plans) == 1:
-            outcomes.append((True, run_sync(conn, plans[0])))
-        else:
-            for plan in plans:
-                conn.execute("SAVEPOINT plan")
-                try:
-                    result = run_sync(conn, plan)
-                except Exception as exc:  # this plan's own failure: undo just its steps
-                    conn.execute("ROLLBACK TO plan")
-                    conn.execute("RELEASE plan")
-                    outcomes.append((False, exc))
-                else:
-                    conn.execute("RELEASE plan")
-                    outcomes.append((True, result))
-        conn.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        raise
-    return outcomes
-
-
-async def _in_thread(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
-    """Call ``fn(sqlite3_connection, *args)`` in the connection's worker thread.
-
-    aiosqlite runs every call of a connection on its one thread; it has no public way to run
-    several statements there in one go, so this uses its internal ``_execute`` (present,
-    with this signature, throughout the supported aiosqlite range) and ``_conn``.
-    """
-    result: T = await conn._execute(  # type: ignore[no-untyped-call]  # noqa: SLF001
-        lambda: fn(conn._conn, *args))  # noqa: SLF001
-    return result
-
-
 async def _connect(path: Path, timeout: float) -> aiosqlite.Connection:
     conn = await aiosqlite.connect(
         path, isolation_level=None, timeout=timeout, check_same_thread=False
@@ -161,7 +117,7 @@ class SqliteStore(SqlStore):
     dialect = "sqlite"
 
     def __init__(self, path: Path, writer: aiosqlite.Connection,
-                 reader: aiosqlite.Connection) -> None:
+                 reader: aiosqlite.Connection, *, busy_timeout: float) -> None:
         self.path = path
         self.label = f"sqlite {path}"
         self._writer = writer
@@ -171,8 +127,8 @@ class SqliteStore(SqlStore):
         self._wlock = asyncio.Lock()
         self._rlock = asyncio.Lock()
         self._closed = False
-        self._pending: list[tuple[Plan[Any], asyncio.Future[Any]]] = []
-        self._committer: asyncio.Task[None] | None = None
+        self._busy_timeout = busy_timeout
+        self._plans: SqlitePlanRunner | None = None
 
     @classmethod
     async def open(cls, path: str | os.PathLike[str], *, migrate: bool = True,
@@ -199,7 +155,16 @@ class SqliteStore(SqlStore):
                 if conn is not None:
                     await conn.close()
             raise StoreError(label, describe_sqlite_error(exc)) from exc
-        store = cls(file, writer, reader)
+        store = cls(file, writer, reader, busy_timeout=busy_timeout)
+        try:
+            store._plans = await SqlitePlanRunner.open(
+                file, lock=store._wlock, busy_timeout=busy_timeout, label=label,
+                describe=describe_sqlite_error)
+        except BaseException as exc:
+            await store.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(label, describe_sqlite_error(exc)) from exc
+            raise
         if migrate:
             try:
                 if await store.schema_version() != migrations.latest_version():
@@ -213,6 +178,8 @@ class SqliteStore(SqlStore):
         if self._closed:
             return
         self._closed = True
+        if self._plans is not None:
+            await self._plans.close()
         async with self._wlock, self._rlock:
             for conn in (self._reader, self._writer):
                 with contextlib.suppress(sqlite3.Error, ValueError):
@@ -247,46 +214,12 @@ class SqliteStore(SqlStore):
                 raise self._error(exc) from exc
 
     async def _atomic(self, plan: Plan[T]) -> T:
-        """Run a write transaction in one hop to the writer's thread (DESIGN §10).
-
-        Group commit: plans that arrive while a group is being written wait and then go
-        together, in one transaction and one hop, so a burst of concurrent refreshes pays
-        for one commit instead of one each.
-        """
-        if self._closed:
+        """Group-commit ``plan`` with concurrent ones (``sqliteplans``: one transaction, its
+        statements on the event loop, the commit on a thread)."""
+        if self._plans is None or self._closed:
+            plan.close()
             raise StoreError(self.label, "store is closed")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append((plan, future))
-        if self._committer is None or self._committer.done():
-            self._committer = asyncio.create_task(self._commit_groups())
-        return await future
-
-    async def _commit_groups(self) -> None:
-        while self._pending:
-            group, self._pending = self._pending, []
-            try:
-                async with self._wlock:
-                    if self._closed:
-                        raise StoreError(self.label, "store is closed")
-                    outcomes = await _in_thread(self._writer, _group_transaction,
-                                                [plan for plan, _ in group])
-            except BaseException as exc:
-                error = self._error(exc) if isinstance(exc, sqlite3.Error) else exc
-                for _, future in group:
-                    if not future.done():
-                        future.set_exception(error)
-                if not isinstance(exc, Exception):
-                    raise
-                continue
-            for (_, future), (ok, value) in zip(group, outcomes, strict=True):
-                if future.done():  # the caller gave up waiting; the work is done anyway
-                    continue
-                if ok:
-                    future.set_result(value)
-                elif isinstance(value, sqlite3.Error):
-                    future.set_exception(self._error(value))
-                else:
-                    future.set_exception(value)
+        return await self._plans.run(plan)
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[Db]:
