@@ -1,6 +1,7 @@
 """SQLite's plan runner (``store/sqliteplans.py``): what only the SQLite store does.
 
-* concurrent plans are committed together, and one that fails is undone alone;
+* concurrent plans are committed together, and one that fails is undone alone (the group
+  runs again with a savepoint per plan);
 * while another connection holds the write lock the group waits on a thread, not on the
   event loop, and goes through once the lock is free;
 * the runner's own connection never checkpoints; checkpoints run off the loop, regularly.
@@ -40,13 +41,13 @@ async def _use(store: SqliteStore, token: str, new: str) -> RefreshUse:
 async def test_concurrent_plans_share_one_commit(tmp_path: Path, monkeypatch: Any) -> None:
     store, _ = await _open(tmp_path)
     groups: list[int] = []
-    real = sqliteplans.run_plans
+    real = sqliteplans.run_plans_optimistic
 
     def counting(conn: sqlite3.Connection, plans: Any) -> Any:
         groups.append(len(plans))
         return real(conn, plans)
 
-    monkeypatch.setattr(sqliteplans, "run_plans", counting)
+    monkeypatch.setattr(sqliteplans, "run_plans_optimistic", counting)
     try:
         for i in range(5):
             await store.add_refresh_token(f.refresh(f"r{i}"))

@@ -22,7 +22,7 @@ thrown into the plan: it aborts the transaction, and the store maps it to a ``St
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -52,6 +52,9 @@ class Step:
 
 #: A transaction's logic: yields steps, receives their results, returns the outcome.
 Plan = Generator[Step, Any, T]
+#: Makes a fresh plan each call, so that a runner may run it again (plans have no other
+#: side effects than their steps).
+PlanFactory = Callable[[], Plan[T]]
 
 
 def execute(sql: str, *args: Any) -> Step:
@@ -120,6 +123,7 @@ def run_sync(conn: sqlite3.Connection, plan: Plan[T]) -> T:
 
 __all__ = [
     "Plan",
+    "PlanFactory",
     "Step",
     "StepKind",
     "execute",

@@ -10,7 +10,7 @@ callers the database lets exactly one match the row, on both engines (SQLite hol
 lock from ``BEGIN IMMEDIATE``; PostgreSQL re-checks the ``WHERE`` after the row lock).
 Hot read-modify-write paths (refresh rotation, and revocation inside it) are written as
 :mod:`~xmpp_oauth.store.plan` plans and run through ``_atomic()``, which the SQLite store
-executes in one thread hop, grouping concurrent plans into one commit.
+groups with concurrent plans into one commit (``sqliteplans``).
 
 Revocation (DESIGN §3): revoking grants stamps them, deletes their refresh tokens and appends
 them to ``revocations`` under a sequence number taken from a one-row counter.  Updating that
@@ -33,7 +33,7 @@ from typing import Any, Final, Protocol, TypeVar
 from ..errors import StoreError
 from . import migrations
 from .base import Account, Grant, RefreshRotation, RefreshToken, RefreshUse
-from .plan import Plan, executemany, fetchall, fetchone, run_async
+from .plan import Plan, PlanFactory, executemany, fetchall, fetchone, run_async
 from .refresh import INSERT_REFRESH, insert_args, refresh_record, use_refresh_plan
 
 T = TypeVar("T")
@@ -138,10 +138,10 @@ class SqlCore:
         """Steps telling listening processes that ``seq`` was committed (PostgreSQL NOTIFY)."""
         yield from ()
 
-    async def _atomic(self, plan: Plan[T]) -> T:
-        """Run ``plan`` as one write transaction (SQLite: in one thread hop)."""
+    async def _atomic(self, make_plan: PlanFactory[T]) -> T:
+        """Run a plan as one write transaction (SQLite: grouped with concurrent ones)."""
         async with self._write() as db:
-            return await run_async(db, plan)
+            return await run_async(db, make_plan())
 
     async def close(self) -> None:
         raise NotImplementedError
@@ -379,7 +379,7 @@ class SqlCore:
                 raise ValueError("the new refresh token must belong to the same grant")
             return new
 
-        used = await self._atomic(use_refresh_plan(
+        used = await self._atomic(lambda: use_refresh_plan(
             old_hash, client_id=None, scopes_within=None, make_new=checked,
             revoke=self._revoke_plan, now=now))
         return used.token if used.outcome is RefreshUse.ROTATED else None
@@ -400,7 +400,7 @@ class SqlCore:
                                 client_id=old.client_id, scopes=old.scopes, created_at=now,
                                 expires_at=expires_at)
 
-        return await self._atomic(use_refresh_plan(
+        return await self._atomic(lambda: use_refresh_plan(
             token_hash, client_id=client_id, scopes_within=scopes_within, make_new=successor,
             revoke=self._revoke_plan, now=now))
 

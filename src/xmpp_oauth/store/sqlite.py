@@ -32,7 +32,7 @@ import aiosqlite
 
 from ..errors import StoreError
 from . import migrations
-from .plan import Plan
+from .plan import PlanFactory
 from .sql import SqlStore
 from .sqlcore import Db, Row
 from .sqliteplans import SqlitePlanRunner
@@ -213,13 +213,11 @@ class SqliteStore(SqlStore):
                     await conn.execute_fetchall("ROLLBACK")
                 raise self._error(exc) from exc
 
-    async def _atomic(self, plan: Plan[T]) -> T:
-        """Group-commit ``plan`` with concurrent ones (``sqliteplans``: one transaction, its
-        statements on the event loop, the commit on a thread)."""
+    async def _atomic(self, make_plan: PlanFactory[T]) -> T:
+        """Group-commit a plan with concurrent ones (``sqliteplans``)."""
         if self._plans is None or self._closed:
-            plan.close()
             raise StoreError(self.label, "store is closed")
-        return await self._plans.run(plan)
+        return await self._plans.run(make_plan)
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[Db]:

@@ -3,8 +3,9 @@
 Theory of operation
 -------------------
 The hot write path (refresh rotation) is a :mod:`~xmpp_oauth.store.plan`.  Plans submitted
-while a group is being written wait, then go together: one ``BEGIN IMMEDIATE``, each plan in
-its own savepoint (a plan that raises is undone alone and gets its exception), one ``COMMIT``.
+while a group is being written (or in the same turn of the event loop) wait, then go
+together: one ``BEGIN IMMEDIATE``, the plans, one ``COMMIT``; a plan that raises is undone
+alone and gets its exception (:func:`run_plans_optimistic`, :func:`run_plans`).
 Results are handed out only after the commit; if it fails, or SQLite rolled the transaction
 back by itself (``SQLITE_FULL`` and the like), every plan of the group gets the error.
 
@@ -46,7 +47,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from ..errors import StoreError
-from .plan import Plan, run_sync
+from .plan import PlanFactory, run_sync
 
 log = logging.getLogger(__name__)
 
@@ -79,18 +80,19 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in _BUSY
 
 
-def run_plans(conn: sqlite3.Connection, plans: Sequence[Plan[Any]]) -> list[Outcome]:
-    """Run ``plans`` inside the open transaction, each undone alone if it raises."""
+def run_plans(conn: sqlite3.Connection, plans: Sequence[PlanFactory[Any]]) -> list[Outcome]:
+    """Run ``plans`` in the open transaction, each in a savepoint: one that raises is undone
+    alone and its outcome is the exception."""
     if len(plans) == 1:  # no savepoint needed: a failure rolls the transaction back
         try:
-            return [(True, run_sync(conn, plans[0]))]
+            return [(True, run_sync(conn, plans[0]()))]
         except Exception as exc:
             return [(False, exc)]
     outcomes: list[Outcome] = []
-    for plan in plans:
+    for make in plans:
         conn.execute("SAVEPOINT plan")
         try:
-            result = run_sync(conn, plan)
+            result = run_sync(conn, make())
         except Exception as exc:
             conn.execute("ROLLBACK TO plan")
             conn.execute("RELEASE plan")
@@ -99,6 +101,22 @@ def run_plans(conn: sqlite3.Connection, plans: Sequence[Plan[Any]]) -> list[Outc
             conn.execute("RELEASE plan")
             outcomes.append((True, result))
     return outcomes
+
+
+def run_plans_optimistic(conn: sqlite3.Connection,
+                         plans: Sequence[PlanFactory[Any]]) -> list[Outcome] | None:
+    """Run ``plans`` without savepoints; ``None`` if one raised (then roll back and use
+    :func:`run_plans`: plans are pure, running one again repeats its steps exactly).
+
+    Plans almost never raise (a constraint violation, a bug), and savepoints are not free:
+    SQLite copies each page a plan changes into the savepoint's journal first.
+    """
+    if len(plans) == 1:
+        return run_plans(conn, plans)
+    try:
+        return [(True, run_sync(conn, make())) for make in plans]
+    except Exception:
+        return None
 
 
 def finish(conn: sqlite3.Connection, outcomes: list[Outcome]) -> list[Outcome]:
@@ -120,7 +138,7 @@ def rollback(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
 
 
-def group_waiting(conn: sqlite3.Connection, plans: Sequence[Plan[Any]],
+def group_waiting(conn: sqlite3.Connection, plans: Sequence[PlanFactory[Any]],
                   busy_timeout_ms: int) -> list[Outcome]:
     """The whole group in the calling thread, waiting for the write lock if need be."""
     conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
@@ -152,7 +170,7 @@ class SqlitePlanRunner:
         self._busy_ms = int(busy_timeout * 1000)
         self._label = label
         self._describe = describe
-        self._pending: list[tuple[Plan[Any], asyncio.Future[Any]]] = []
+        self._pending: list[tuple[PlanFactory[Any], asyncio.Future[Any]]] = []
         self._committer: asyncio.Task[None] | None = None
         self._checkpointing: asyncio.Future[None] | None = None
         self._commits = 0
@@ -185,21 +203,23 @@ class SqlitePlanRunner:
     def _closed_error(self) -> StoreError:
         return StoreError(self._label, "store is closed")
 
-    async def run(self, plan: Plan[T]) -> T:
-        """Run ``plan`` in the next group; its result once the group committed."""
+    async def run(self, make_plan: PlanFactory[T]) -> T:
+        """Run the plan in the next group; its result once the group committed."""
         if self._closed:
-            plan.close()
             raise self._closed_error()
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append((plan, future))
+        self._pending.append((make_plan, future))
         if self._committer is None:
             self._committer = asyncio.create_task(self._commit_groups())
         return await future
 
     async def _commit_groups(self) -> None:
-        group: list[tuple[Plan[Any], asyncio.Future[Any]]] = []
+        group: list[tuple[PlanFactory[Any], asyncio.Future[Any]]] = []
         try:
             while self._pending:
+                # Let the handlers already woken in this turn of the loop add their plans:
+                # one yield, no waiting (an idle server commits a lone plan at once).
+                await asyncio.sleep(0)
                 group, self._pending = self._pending, []
                 try:
                     async with self._lock:
@@ -220,25 +240,30 @@ class SqlitePlanRunner:
                 if not future.done():
                     future.set_exception(self._closed_error())
 
-    async def _write(self, plans: list[Plan[Any]]) -> list[Outcome]:
+    async def _write(self, plans: list[PlanFactory[Any]]) -> list[Outcome]:
         if self._closed:
-            for plan in plans:
-                plan.close()
             raise self._closed_error()
         conn = self._conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")  # busy timeout 0: never blocks the loop
-        except sqlite3.OperationalError as exc:
-            if not _is_busy(exc):
+        careful = False
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")  # busy timeout 0: never blocks the loop
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+                # Another process is writing: wait for it off the loop.
+                return await asyncio.get_running_loop().run_in_executor(
+                    self._executor, group_waiting, conn, plans, self._busy_ms)
+            try:
+                tried = run_plans(conn, plans) if careful else run_plans_optimistic(conn, plans)
+                if tried is not None:
+                    outcomes = finish(conn, tried)
+                    break
+            except BaseException:
+                rollback(conn)
                 raise
-            # Another process is writing: wait for it off the loop.
-            return await asyncio.get_running_loop().run_in_executor(
-                self._executor, group_waiting, conn, plans, self._busy_ms)
-        try:
-            outcomes = finish(conn, run_plans(conn, plans))
-        except BaseException:
-            rollback(conn)
-            raise
+            rollback(conn)  # a plan raised: run the group again, one savepoint per plan
+            careful = True
         self._commits += 1
         if self._commits >= CHECKPOINT_EVERY and self._checkpointing is None:
             self._commits = 0
@@ -276,4 +301,4 @@ class SqlitePlanRunner:
 
 
 __all__ = ["CHECKPOINT_EVERY", "SqlitePlanRunner", "connect", "finish", "group_waiting",
-           "run_plans"]
+           "run_plans", "run_plans_optimistic"]
