@@ -31,7 +31,8 @@ def check_headers(r: Any) -> None:
 @pytest.mark.parametrize(("method", "path"), [
     ("GET", "/.well-known/openid-configuration"), ("GET", "/jwks"), ("GET", "/login"),
     ("GET", "/authorize"), ("POST", "/token"), ("GET", "/nope"), ("GET", "/device"),
-    ("GET", "/account"), ("GET", "/userinfo"), ("OPTIONS", "/token"),
+    ("GET", "/account"), ("GET", "/userinfo"), ("OPTIONS", "/token"), ("GET", "/token"),
+    ("POST", "/introspect"), ("POST", "/revoke"),
 ])
 async def test_headers_everywhere(flows: Flows, method: str, path: str) -> None:
     r = await flows.client.request(method, path, allow_redirects=False)

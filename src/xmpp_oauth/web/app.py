@@ -23,7 +23,7 @@ from .keys import (
     RUNTIME_KEY,
     SETTINGS_KEY,
 )
-from .middlewares import error_middleware, security_headers
+from .middlewares import error_middleware
 from .routes import setup_routes
 
 if TYPE_CHECKING:
@@ -78,7 +78,6 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> web.App
     app[DEVICE_LIMITER_KEY] = RateLimiter(rate=DEVICE_RATE[0], burst=DEVICE_RATE[1])
     app[REGISTRATION_LIMITER_KEY] = RateLimiter(rate=REGISTRATION_RATE[0],
                                                 burst=REGISTRATION_RATE[1])
-    app.on_response_prepare.append(security_headers)
     app.cleanup_ctx.append(_lifecycle(settings, runtime))
     setup_routes(app)
     pages.setup(app)

@@ -14,7 +14,8 @@ browser pages                    the error page
 ================================ ==========================================================
 
 ``StoreError`` is 503 ``temporarily_unavailable``; any other exception is logged with its
-traceback and becomes ``server_error`` with no detail.  Oversized bodies (``client_max_size``)
+traceback and becomes ``server_error`` with no detail.  The same middleware adds the security
+headers (JSON responses are built with them already).  Oversized bodies (``client_max_size``)
 are 413 ``invalid_request``.  Every response gets the security headers; API responses also get
 ``Access-Control-Allow-Origin: *`` (they use no cookies, so browser apps may call them).
 """
@@ -158,9 +159,31 @@ def _plain_error(request: web.Request, status: int, error: str,
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Map every failure to the right wire form (table in the module docstring)."""
+    """Map every failure to the right wire form (table in the module docstring) and give
+    every response the security headers.
+
+    Protocol endpoints (:data:`API_PATHS`) go straight to their route's handler: the
+    middlewares after this one serve the browser pages (session, CSRF, cookies), which
+    these endpoints never use.  That is checked once, here, by path.
+    """
+    if request.path in API_PATHS:
+        handler = request.match_info.handler
     try:
-        return await handler(request)
+        response = await handler(request)
+    except Exception as exc:
+        try:
+            response = await _failure(request, exc)
+        except web.HTTPException as passed:  # redirects, and errors aiohttp renders
+            security_headers(request, passed)
+            raise
+    security_headers(request, response)
+    return response
+
+
+async def _failure(request: web.Request, failure: Exception) -> web.StreamResponse:
+    """The response for ``failure``, or ``failure`` raised again for aiohttp to render."""
+    try:
+        raise failure
     except OAuthError as exc:
         if exc.status >= 500:
             log.error("%s %s: %s", request.method, request.path, exc.error.value)
@@ -191,8 +214,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _plain_error(request, 500, "server_error", "internal error")
 
 
-async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare``: headers every response carries (DESIGN §6)."""
+def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Headers every response carries (DESIGN §6)."""
     headers = response.headers
     if "Access-Control-Allow-Origin" not in headers:  # else built by json_response
         for name, value in _SECURITY_HEADERS.items():

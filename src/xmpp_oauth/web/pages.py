@@ -65,7 +65,6 @@ from . import account_page, device_page
 from .browser import PageKit, install, page_kit
 from .csrf import CsrfFailure
 from .keys import OAUTH_KEY
-from .middlewares import API_PATHS
 from .session import apply_cookies, browser_state, derive_key, mac
 from .templating import ClientView
 
@@ -390,10 +389,9 @@ async def stylesheet(request: web.Request) -> web.StreamResponse:
 async def pages_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Render CSRF refusals as a page (403); attach queued cookies to every response.
 
-    Protocol endpoints (token, introspection, ...) use no cookies: they pass straight through.
+    Protocol endpoints (token, introspection, ...) never get here: ``error_middleware``
+    sends them straight to their handlers.
     """
-    if request.path in API_PATHS:
-        return await handler(request)
     browser_state(request)  # created before any clone() of the request, so shared with it
     try:
         response = await handler(request)
