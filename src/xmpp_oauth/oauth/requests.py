@@ -97,6 +97,11 @@ class Params(Mapping[str, str]):
     def __len__(self) -> int:
         return len(self._values)
 
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        # Mapping.get goes through __getitem__ and a KeyError for every absent name; the
+        # token endpoint asks for several absent ones on every request.
+        return self._values.get(name, default)
+
     def require(self, name: str) -> str:
         """The value of a REQUIRED parameter, or ``invalid_request``."""
         value = self._values.get(name)

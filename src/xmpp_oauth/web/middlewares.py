@@ -98,10 +98,11 @@ def json_response(body: Any, *, status: int = 200,
 def encoded_json_response(encoded: bytes, *, status: int = 200,
                           headers: dict[str, str] | None = None) -> web.Response:
     """:func:`json_response` for a body that is JSON already."""
-    all_headers = _JSON_HEADERS.copy()
+    all_headers = _JSON_HEADERS
     if headers:
+        all_headers = _JSON_HEADERS.copy()
         all_headers.update(headers)
-    return web.Response(body=encoded, status=status, headers=all_headers)
+    return web.Response(body=encoded, status=status, headers=all_headers)  # copies them
 
 
 def _bearer_challenge(exc: OAuthError) -> str:
