@@ -9,10 +9,12 @@ so one plan runs on either engine:
 
 * :func:`run_async` drives it over an async :class:`~xmpp_oauth.store.sqlcore.Db` handle,
   one round trip per step (PostgreSQL, inside the transaction the store opened);
-* :func:`run_sync` drives it over a plain :mod:`sqlite3` connection.  The SQLite store calls
-  it inside the connection's worker thread, so a whole transaction (``BEGIN IMMEDIATE``, every
-  step, ``COMMIT``) costs one thread hop instead of one per statement (DESIGN §10: a hop is
-  about as expensive as an indexed insert and commit).
+* :func:`run_sync` drives it over a plain :mod:`sqlite3` connection, with no await between
+  steps: the SQLite store runs several plans back to back in one transaction and one commit
+  (:mod:`~xmpp_oauth.store.sqliteplans`), instead of an aiosqlite thread hop per statement.
+
+A plan is handed over as a factory (:data:`PlanFactory`) so that a runner can start it again
+from scratch (the SQLite runner does when another plan of its group failed).
 
 Step results: ``execute`` gives the number of changed rows, ``fetchone`` a row or ``None``,
 ``fetchall`` a list of rows, ``executemany`` ``None``.  An exception raised by a step is not

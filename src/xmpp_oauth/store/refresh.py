@@ -3,8 +3,9 @@
 Theory of operation
 -------------------
 :func:`use_refresh_plan` is the whole store side of the refresh_token grant, written as a
-:mod:`~xmpp_oauth.store.plan` so that SQLite runs it in one thread hop and PostgreSQL in one
-transaction.  It reads the token joined with its grant, decides, and writes::
+:mod:`~xmpp_oauth.store.plan`: SQLite runs it in a group commit with concurrent refreshes,
+PostgreSQL in one transaction (after a one-statement attempt at the usual case, see
+``postgres.py``).  It reads the token joined with its grant, decides, and writes::
 
     read token + grant --- none ----------------------------------> UNKNOWN
         | other client --------------------- revoke grant -------> WRONG_CLIENT
