@@ -257,6 +257,18 @@ async def test_reused_code_revokes_its_tokens(flows: Flows) -> None:
     await assert_oauth_error(r, 400, "invalid_grant")
 
 
+async def test_reused_code_is_refused_in_this_process_at_once(flows: Flows) -> None:
+    # No waiting for the revocation poll: the failed redemption pulls the revocation in.
+    reg = await flows.register()
+    code, verifier = await _code(flows, reg)
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+            "code_verifier": verifier}
+    tokens = await (await flows.token(data, auth=flows.auth(reg))).json()
+    assert (await flows.introspect(reg, tokens["access_token"]))["active"] is True
+    await assert_oauth_error(await flows.token(data, auth=flows.auth(reg)), 400, "invalid_grant")
+    assert (await flows.introspect(reg, tokens["access_token"]))["active"] is False
+
+
 async def test_expired_code(flows: Flows) -> None:
     reg = await flows.register()
     code, verifier = await _code(flows, reg)

@@ -155,7 +155,10 @@ async def _authorization_code(ctx: OAuthContext, client: Client, params: Params,
     record = await ctx.store.redeem_authorization_code(hash_secret(code), grant_id=grant_id,
                                                        now=now)
     if record is None:
-        # Unknown, expired or replayed (the store revoked a replayed code's grant).
+        # Unknown, expired or replayed.  On a replay the store has revoked the code's grant
+        # (RFC 6749 §4.1.2); pull that in now so this process refuses the grant's tokens at
+        # once rather than at the next poll.  Failures are rare, so the extra read is cheap.
+        await ctx.revocations.refresh()
         raise InvalidGrantError("invalid, expired or already used authorization code")
     try:
         if record.client_id != client.client_id:
