@@ -260,6 +260,10 @@ async def _refuse_refresh(ctx: OAuthContext, client: Client, old_hash: str,
 
 async def _password(ctx: OAuthContext, client: Client, params: Params,
                     now: float) -> dict[str, Any]:
+    if client.is_public:
+        # RFC 9700 §2.4: the password grant exposes the user's password to the client; at the
+        # least the client must be one that can authenticate itself.
+        raise UnauthorizedClientError("the password grant needs a confidential client")
     username = params.require("username").strip().lower()
     password = params.require("password")
     scopes = resolve_scopes(params.get("scope"), registered=client.scope, settings=ctx.settings)
