@@ -12,8 +12,6 @@ and the RFC 9207 ``iss`` parameter, when present, must equal the issuer.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import hmac
 import secrets
 import socket
@@ -26,6 +24,7 @@ from urllib.parse import urlencode, urlsplit
 import aiohttp
 from aiohttp import web
 
+from ..oauth.pkce import s256_challenge
 from .tokenstore import StoredTokens
 
 DEFAULT_SCOPES = ("xmpp:client:normal", "offline_access")
@@ -50,12 +49,7 @@ class Pkce:
     @classmethod
     def generate(cls) -> Pkce:
         verifier = secrets.token_urlsafe(64)  # 86 chars of the unreserved alphabet
-        return cls(verifier, s256(verifier))
-
-
-def s256(verifier: str) -> str:
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+        return cls(verifier, s256_challenge(verifier))
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,5 +277,4 @@ __all__ = [
     "fetch_metadata",
     "refresh_tokens",
     "register_client",
-    "s256",
 ]

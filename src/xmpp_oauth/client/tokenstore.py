@@ -48,6 +48,14 @@ class TokenFile:
     def save(self, tokens: StoredTokens) -> None:
         data = self._read()
         data[tokens.jid.lower()] = asdict(tokens)
+        self._write(data)
+
+    def forget(self, jid: str) -> None:
+        data = self._read()
+        if data.pop(jid.lower(), None) is not None:
+            self._write(data)
+
+    def _write(self, data: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # Write-then-rename so a crash never leaves a half-written file; mkstemp gives 0600.
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tokens-")
@@ -59,17 +67,6 @@ class TokenFile:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-
-    def forget(self, jid: str) -> None:
-        data = self._read()
-        if data.pop(jid.lower(), None) is not None:
-            self.save_all(data)
-
-    def save_all(self, data: dict[str, Any]) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tokens-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-        os.replace(tmp, self.path)
 
     def _read(self) -> dict[str, Any]:
         try:
