@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import aiohttp
 import pytest
 
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.helpers import require
 from xmpp_oauth.client.oauth import authorize_interactively, fetch_metadata, refresh_tokens
 from xmpp_oauth.client.xmpp import (
@@ -37,7 +38,6 @@ from .servers import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
 ALICE, PASSWORD = "alice@localhost", "alice: correct horse"
 
 
@@ -94,9 +94,8 @@ async def _act_as_user(url: str) -> None:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                          args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page()
             page.set_default_timeout(15_000)
