@@ -17,7 +17,12 @@ import pytest
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.helpers import require
-from xmpp_oauth.client.oauth import authorize_interactively, fetch_metadata, refresh_tokens
+from xmpp_oauth.client.oauth import (
+    ClientFlowError,
+    authorize_interactively,
+    fetch_metadata,
+    refresh_tokens,
+)
 from xmpp_oauth.client.xmpp import (
     XmppEndpoint,
     XmppLoginError,
@@ -138,9 +143,9 @@ async def test_app_discovers_authorizes_logs_in_and_refreshes(stack: Stack) -> N
         xmpp.disconnect()
 
         # The rotated-away refresh token is reuse: the grant dies, and its tokens with it.
-        with pytest.raises(Exception) as excinfo:
+        with pytest.raises(ClientFlowError) as excinfo:
             await refresh_tokens(http, tokens)
-        assert "invalid_grant" in str(excinfo.value)
+        assert excinfo.value.error == "invalid_grant"
         await asyncio.sleep(1.0)  # revocation reaches the SASL service's poller (≤ 1 s)
         with pytest.raises(XmppLoginError):
             await login_with_token(ALICE, refreshed.access_token, stack.endpoint)
