@@ -99,7 +99,7 @@ def _access_body(claims: AccessTokenClaims) -> dict[str, Any]:
         "active": True,
         "scope": " ".join(sorted(claims.scopes)),
         "client_id": claims.client_id,
-        "username": _username(claims.sub),
+        "username": claims.sub,
         "token_type": "Bearer",
         "exp": claims.exp,
         "iat": claims.iat,
@@ -111,10 +111,6 @@ def _access_body(claims: AccessTokenClaims) -> dict[str, Any]:
     if claims.nbf is not None:
         body["nbf"] = claims.nbf
     return body
-
-
-def _username(jid: str) -> str:
-    return jid
 
 
 async def _access_token(ctx: OAuthContext, cache: VerifiedTokenCache, token: str,
@@ -145,7 +141,7 @@ async def _refresh_token(ctx: OAuthContext, token: str, client_id: str,
         "active": True,
         "scope": format_scope(record.scopes),
         "client_id": record.client_id,
-        "username": _username(grant.jid),
+        "username": grant.jid,
         "token_type": "refresh_token",
         "exp": int(record.expires_at),
         "iat": int(record.created_at),
