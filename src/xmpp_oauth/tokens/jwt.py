@@ -2,10 +2,15 @@
 
 Theory of operation
 -------------------
-Signing and JWS framing are PyJWT's (``PyJWS``, restricted to our four algorithms, so
-``none`` is not even registered); this module decides *which* key and *which* claims.  When
-issuing, the header segment and PyJWT's prepared key are built once per key and token type,
-so a token costs its payload, one signature and base64url (the output is ``PyJWS.encode``'s).
+The signature arithmetic is the libraries': PyJWT's algorithm objects (restricted to our
+four algorithms, so ``none`` is not even registered), with Ed25519 through libsodium
+(:mod:`.sodium`); this module decides *which* key and *which* claims, and does the RFC 7515
+§7.1 compact framing itself.  When issuing, the header segment and the prepared key are built
+once per key and token type, so a token costs its payload, one signature and base64url (the
+output is ``PyJWS.encode``'s, byte for byte).  When verifying, one regular expression checks
+the framing and alphabet (PyJWT 2.15 checks each character in Python, which cost as much as
+the rest of the path), and nothing is accepted that ``PyJWS.decode`` would refuse: the tests
+compare the two on mutated tokens.
 
 Verification, in this order (every failure is ``InvalidTokenError(reason)``)::
 
@@ -14,7 +19,7 @@ Verification, in this order (every failure is ``InvalidTokenError(reason)``)::
     1 size bound, three segments           | malformed
     2 header ``kid`` (read unverified, only | malformed (no kid) / unknown_key (not ours)
       to choose the key)                   |
-    3 JWS signature with ``algorithms=[key.alg]``: the *key* decides the algorithm, never
+    3 JWS signature with the key's own alg: the *key* decides the algorithm, never
       the header (RFC 8725 §3.1), so ``alg: none`` and HS256-signed-with-a-public-key
       tokens fail here                     | signature (malformed if the framing is bad)
     4 header ``typ`` (RFC 9068 §4 / RFC 8725 §3.11: access and ID tokens never pass for
@@ -25,31 +30,33 @@ Verification, in this order (every failure is ``InvalidTokenError(reason)``)::
     8 claim types (sub, client_id, scope, jti, gid ...) | malformed
 
 Each token is decoded once: a small cache maps a header segment (identical for every token
-one key signs; remembered only after a valid signature) to its key, so step 2 is usually one
-dict lookup; the payload is parsed by
-``json`` once after the signature checked out; claims are checked by hand (PyJWT's
-generic claim validation costs more than the signature on this path, DESIGN §10).
+one key signs; remembered only after a valid signature) to its key, algorithm and ``typ``, so
+step 2 is usually one dict lookup; the payload is parsed by ``json`` once after the signature
+checked out; claims are checked by hand (PyJWT's generic claim validation costs more than the
+signature on this path, DESIGN §10).
 """
 
 from __future__ import annotations
 
+import base64
 import binascii
 import hashlib
 import json
 import logging
+import re
 import secrets
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-import jwt as pyjwt
 from jwt.api_jws import PyJWS
-from jwt.utils import base64url_decode, base64url_encode
+from jwt.utils import base64url_encode
 from jwt.warnings import InsecureKeyLengthWarning
 
 from ..errors import InvalidTokenError
 from .keys import ALGORITHMS, DEFAULT_LEEWAY, KeyRing, SigningKey
+from .sodium import ED25519
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +77,24 @@ _HEADER_CACHE_SIZE: Final = 64
 _ID_RESERVED: Final = frozenset(
     {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "azp", "nbf", "jti"}
 )
+
+
+_COMPACT_JWS: Final = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+
+
+def _b64decode(segment: str) -> bytes:
+    """base64url without padding (RFC 7515 §2); the caller has checked the alphabet."""
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+@dataclass(frozen=True, slots=True)
+class _Verifier:
+    """What one header segment stands for: our key, PyJWT's algorithm and prepared key."""
+
+    key: SigningKey
+    algorithm: Any
+    prepared: Any
+    typ: str  # the header's ``typ``, lower-cased ('' when absent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +180,7 @@ class TokenService:
         self.leeway = leeway
         self.jid_claim = jid_claim
         self._jws = PyJWS(algorithms=list(ALGORITHMS))
-        self._header_keys: dict[str, SigningKey] = {}
+        self._verifiers: dict[str, _Verifier] = {}
         self._signers: dict[tuple[str, str], tuple[bytes, Any, Any]] = {}
         self.keyring = keyring
 
@@ -167,8 +192,12 @@ class TokenService:
     def keyring(self, keyring: KeyRing) -> None:
         """Swap in a reloaded key ring (after a rotation elsewhere)."""
         self._keyring = keyring
-        self._header_keys = {}
+        self._verifiers = {}
         self._signers = {}
+
+    def _algorithm(self, alg: str) -> Any:
+        """PyJWT's algorithm object for ``alg``; Ed25519 through libsodium (see .sodium)."""
+        return ED25519 if alg == "EdDSA" else self._jws.get_algorithm_by_name(alg)
 
     # -- issuing ------------------------------------------------------------------------
 
@@ -182,7 +211,7 @@ class TokenService:
         if signer is None:
             header = json.dumps({"alg": key.alg, "kid": key.kid, "typ": typ},
                                 separators=(",", ":"), sort_keys=True).encode()
-            algorithm = self._jws.get_algorithm_by_name(key.alg)
+            algorithm = self._algorithm(key.alg)
             prepared = algorithm.prepare_key(key.private_key)
             problem = algorithm.check_key_length(prepared)
             if problem:  # as PyJWS.encode does
@@ -280,45 +309,69 @@ class TokenService:
 
     # -- verifying ----------------------------------------------------------------------
 
-    def _key_for(self, head: str) -> SigningKey:
-        """Step 2: the key named by the unverified header's ``kid``."""
-        key = self._header_keys.get(head)
-        if key is not None:
-            return key
+    def _verifier_for(self, head: str) -> _Verifier:
+        """Step 2: the key named by the unverified header's ``kid``, and what else it says."""
+        verifier = self._verifiers.get(head)
+        if verifier is not None:
+            return verifier
         try:
-            header = json.loads(base64url_decode(head))
+            header = json.loads(_b64decode(head))
         except (ValueError, binascii.Error):
             raise InvalidTokenError("malformed") from None
-        kid = header.get("kid") if isinstance(header, dict) else None
+        if not isinstance(header, dict):
+            raise InvalidTokenError("malformed")
+        kid = header.get("kid")
         if not isinstance(kid, str):
             raise InvalidTokenError("malformed")
-        found = self._keyring.get(kid)
-        if found is None:
+        key = self._keyring.get(kid)
+        if key is None:
             raise InvalidTokenError("unknown_key")
-        return found
+        # RFC 8725 §3.1: the key decides the algorithm; a header naming another one (``none``,
+        # HS256 with our public key as the secret ...) is refused before any crypto runs.
+        if header.get("alg") != key.alg:
+            raise InvalidTokenError("signature")
+        # RFC 7515 §4.1.11: we understand no extension, so any ``crit`` is a refusal;
+        # RFC 7797 unencoded payloads (``b64``) are not ours either.
+        if "crit" in header or "b64" in header:
+            raise InvalidTokenError("malformed")
+        typ = header.get("typ")
+        algorithm = self._algorithm(key.alg)
+        return _Verifier(key=key, algorithm=algorithm,
+                         prepared=algorithm.prepare_key(key.public_key),
+                         typ=typ.lower() if isinstance(typ, str) else "")
 
     def _decode(self, token: str, typs: frozenset[str], now: float) -> dict[str, Any]:
         """Steps 1-6: signature, type, issuer and times; returns the payload."""
-        if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
+        # Step 1, RFC 7515 §7.1 compact serialization: three base64url segments (an empty
+        # signature fails at step 3, as ``alg: none`` does);
+        # one C-level match instead of a per-character check in Python.
+        if (not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH
+                or _COMPACT_JWS.fullmatch(token) is None):
             raise InvalidTokenError("malformed")
-        head = token[: token.index(".")]
-        key = self._key_for(head)
+        head, body, sig = token.split(".")
+        verifier = self._verifier_for(head)
         try:
-            decoded = self._jws.decode_complete(token, key.public_key, algorithms=[key.alg])
-        except (pyjwt.InvalidAlgorithmError, pyjwt.InvalidSignatureError):
-            raise InvalidTokenError("signature") from None
-        except pyjwt.InvalidTokenError:  # DecodeError and friends: bad framing
+            signature = _b64decode(sig)
+        except (ValueError, binascii.Error):
             raise InvalidTokenError("malformed") from None
-        if head not in self._header_keys and len(self._header_keys) < _HEADER_CACHE_SIZE:
+        # The signature covers the header and payload segments as written, but not its own
+        # encoding: only the canonical one is accepted, so one signature is one token string.
+        if base64url_encode(signature).decode("ascii") != sig:
+            raise InvalidTokenError("malformed")
+        # Step 3 with the key's own alg: PyJWT's algorithm object (its ES256 converts the JOSE
+        # r||s form, RFC 7518 §3.4), libsodium for Ed25519.
+        if not verifier.algorithm.verify(token[: len(head) + len(body) + 1].encode("ascii"),
+                                         verifier.prepared, signature):
+            raise InvalidTokenError("signature")
+        if head not in self._verifiers and len(self._verifiers) < _HEADER_CACHE_SIZE:
             # Only headers that carried a valid signature are remembered, so forged
             # variants cannot crowd out the real ones.
-            self._header_keys[head] = key
-        typ = decoded["header"].get("typ")
-        if not isinstance(typ, str) or typ.lower() not in typs:
+            self._verifiers[head] = verifier
+        if verifier.typ not in typs:
             raise InvalidTokenError("type")
         try:
-            payload = json.loads(decoded["payload"])
-        except ValueError:
+            payload = json.loads(_b64decode(body))
+        except (ValueError, binascii.Error):
             raise InvalidTokenError("malformed") from None
         if not isinstance(payload, dict):
             raise InvalidTokenError("malformed")

@@ -379,9 +379,9 @@ def test_only_verified_headers_are_cached(signing_keys: dict[str, SigningKey]) -
         forged_head = b64(json.dumps({**header, "x": i}).encode())
         forged = f"{forged_head}.{b64(json.dumps(payload).encode())}.{sig}"
         assert reason(service, forged) == "signature"
-    assert service._header_keys == {}
+    assert service._verifiers == {}
     service.verify_access_token(issue(service).token, audience=AUD, now=NOW)
-    assert list(service._header_keys.values()) == [key]
+    assert [v.key for v in service._verifiers.values()] == [key]
 
 
 def test_retired_key_still_verifies(signing_keys: dict[str, SigningKey]) -> None:
