@@ -38,7 +38,6 @@ signature on this path, DESIGN §10).
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import json
@@ -82,9 +81,13 @@ _ID_RESERVED: Final = frozenset(
 _COMPACT_JWS: Final = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
 
+_URLSAFE_TO_STANDARD: Final = bytes.maketrans(b"-_", b"+/")
+
+
 def _b64decode(segment: str) -> bytes:
     """base64url without padding (RFC 7515 §2); the caller has checked the alphabet."""
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    padded = (segment + "=" * (-len(segment) % 4)).encode("ascii")
+    return binascii.a2b_base64(padded.translate(_URLSAFE_TO_STANDARD))
 
 
 @dataclass(frozen=True, slots=True)
