@@ -5,8 +5,8 @@ generator here (a separate process, as DESIGN §10 asks: a Python generator in t
 would under-report).  Two services, identical but for the token check: real OAUTHBEARER
 validation (signature, claims, revocation set, binding) vs. a stub that answers OK for any
 well-formed message without validating.  Each gets a never-seen token per request (so
-every validation verifies a signature: the service caches verified tokens, see
-``saslservice/tokencache.py``):
+every validation verifies a signature: verified tokens are remembered, see
+``tokens/verified.py``):
 
 * ``single``: one connection, one request in flight (Prosody's pattern): round trips/s, p50/p99;
 * ``pipelined``: 8 connections with 16 requests in flight each: round trips/s, p99;

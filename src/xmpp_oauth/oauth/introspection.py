@@ -22,11 +22,10 @@ An active response carries every §2.2 member we can state: ``active, scope, cli
 username, token_type, exp, iat, sub, aud, iss, jti`` (and ``nbf`` when the token has one).
 ``token_type`` is ``Bearer`` for access tokens and ``refresh_token`` for refresh tokens.
 
-Verifying a signature costs far more than the rest of a request (DESIGN §10), and resource
-servers introspect the same token many times, so verified access-token claims are kept in a
-bounded cache keyed by the exact token string until the token expires, together with the
-answer built (and JSON-encoded) for it.  Revocation and the asking client are checked on every
-call, never cached.
+Resource servers introspect the same token many times.  Its signature is verified once
+(``TokenService``'s verified-token cache, ``tokens/verified.py``) and the answer built for it
+is JSON-encoded once (:class:`IntrospectionAnswers`, keyed by ``jti``, filled only from
+verified claims).  Revocation and the asking client are checked on every call, never cached.
 """
 
 from __future__ import annotations
@@ -65,33 +64,28 @@ class Introspection:
 _INACTIVE_ANSWER: Final = Introspection.of(_INACTIVE)
 
 
-class VerifiedTokenCache:
-    """Bounded LRU of verified access-token claims, each valid until its ``exp``.
+class IntrospectionAnswers:
+    """Bounded memo of the encoded active answer per access token (by ``jti``).
 
-    Each entry also keeps the active answer built for it, since a token's introspection
-    answer never changes while it stays active.
+    A token's answer never changes while it stays active, and encoding it costs as much as
+    the rest of a cached introspection.  Entries are made only from verified claims, so a
+    forged token naming another token's ``jti`` never gets this far.
     """
 
     def __init__(self, size: int = _CACHE_SIZE) -> None:
         self._size = size
-        self._entries: OrderedDict[str, tuple[AccessTokenClaims, Introspection]] = (
-            OrderedDict())
+        self._answers: OrderedDict[str, Introspection] = OrderedDict()
 
-    def lookup(self, ctx: OAuthContext, token: str, *,
-               now: float) -> tuple[AccessTokenClaims, Introspection]:
-        entry = self._entries.get(token)
-        if entry is not None and now < entry[0].exp + ctx.tokens.leeway:
-            self._entries.move_to_end(token)
-            return entry
-        claims = ctx.tokens.verify_access_token(token, audience=None, now=now)
-        entry = (claims, Introspection.of(_access_body(claims)))
-        self._entries[token] = entry
-        if len(self._entries) > self._size:
-            self._entries.popitem(last=False)
-        return entry
-
-    def verify(self, ctx: OAuthContext, token: str, *, now: float) -> AccessTokenClaims:
-        return self.lookup(ctx, token, now=now)[0]
+    def answer(self, claims: AccessTokenClaims) -> Introspection:
+        found = self._answers.get(claims.jti)
+        if found is not None:
+            self._answers.move_to_end(claims.jti)
+            return found
+        found = Introspection.of(_access_body(claims))
+        self._answers[claims.jti] = found
+        if len(self._answers) > self._size:
+            self._answers.popitem(last=False)
+        return found
 
 
 def _access_body(claims: AccessTokenClaims) -> dict[str, Any]:
@@ -113,15 +107,15 @@ def _access_body(claims: AccessTokenClaims) -> dict[str, Any]:
     return body
 
 
-async def _access_token(ctx: OAuthContext, cache: VerifiedTokenCache, token: str,
+async def _access_token(ctx: OAuthContext, answers: IntrospectionAnswers, token: str,
                         client_id: str, now: float) -> Introspection | None:
     try:
-        claims, answer = cache.lookup(ctx, token, now=now)
+        claims = ctx.tokens.verify_access_token(token, audience=None, now=now)
     except InvalidTokenError:
         return None
     if claims.client_id != client_id or ctx.revocations.is_revoked(claims.grant_id):
         return None
-    return answer
+    return answers.answer(claims)
 
 
 async def _refresh_token(ctx: OAuthContext, token: str, client_id: str,
@@ -154,20 +148,20 @@ async def _refresh_token(ctx: OAuthContext, token: str, client_id: str,
 
 async def introspect(
     ctx: OAuthContext,
-    cache: VerifiedTokenCache,
+    answers: IntrospectionAnswers,
     params: Params,
     *,
     authorization: str | None,
     now: float,
 ) -> dict[str, Any]:
     """RFC 7662 §2: the introspection response for one token."""
-    answer = await introspection(ctx, cache, params, authorization=authorization, now=now)
+    answer = await introspection(ctx, answers, params, authorization=authorization, now=now)
     return dict(answer.body)
 
 
 async def introspection(
     ctx: OAuthContext,
-    cache: VerifiedTokenCache,
+    answers: IntrospectionAnswers,
     params: Params,
     *,
     authorization: str | None,
@@ -181,21 +175,21 @@ async def introspection(
     token = params.require("token")
     hint = params.get("token_type_hint")
     order = (_refresh_first if hint == TokenTypeHint.REFRESH_TOKEN else _access_first)
-    result = await order(ctx, cache, token, client.client_id, now)
+    result = await order(ctx, answers, token, client.client_id, now)
     return result if result is not None else _INACTIVE_ANSWER
 
 
-async def _access_first(ctx: OAuthContext, cache: VerifiedTokenCache, token: str,
+async def _access_first(ctx: OAuthContext, answers: IntrospectionAnswers, token: str,
                         client_id: str, now: float) -> Introspection | None:
-    found = await _access_token(ctx, cache, token, client_id, now)
+    found = await _access_token(ctx, answers, token, client_id, now)
     return found if found is not None else await _refresh_token(ctx, token, client_id, now)
 
 
-async def _refresh_first(ctx: OAuthContext, cache: VerifiedTokenCache, token: str,
+async def _refresh_first(ctx: OAuthContext, answers: IntrospectionAnswers, token: str,
                          client_id: str, now: float) -> Introspection | None:
     found = await _refresh_token(ctx, token, client_id, now)
-    return found if found is not None else await _access_token(ctx, cache, token, client_id,
+    return found if found is not None else await _access_token(ctx, answers, token, client_id,
                                                                now)
 
 
-__all__ = ["Introspection", "VerifiedTokenCache", "introspect", "introspection"]
+__all__ = ["Introspection", "IntrospectionAnswers", "introspect", "introspection"]

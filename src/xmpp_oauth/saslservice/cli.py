@@ -12,8 +12,7 @@ from typing import Any
 from ..runtime import open_runtime
 from ..settings import Settings
 from .extauth import ExtauthHandler, run_extauth
-from .server import start_sasl_service
-from .tokencache import CachingTokenCheck
+from .server import start_sasl_service, validator_check
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ def _sasl(args: argparse.Namespace, settings: Settings) -> int:
 async def _run_extauth(settings: Settings) -> int:
     async with open_runtime(settings) as runtime:
         handler = ExtauthHandler(
-            store=runtime.store, token_check=CachingTokenCheck(runtime.validator),
+            store=runtime.store, token_check=validator_check(runtime.validator),
             domains=settings.domains, clock=runtime.clock,
             local_passwords=settings.accounts.backend == "local",
             max_failures_per_minute=settings.sasl.max_failures_per_minute,

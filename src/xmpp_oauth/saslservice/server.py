@@ -64,7 +64,6 @@ from .protocol import (
     UnknownLine,
     VersionLine,
 )
-from .tokencache import CachingTokenCheck
 
 log = logging.getLogger(__name__)
 
@@ -351,7 +350,7 @@ def build_sasl_service(runtime: Runtime, *, listeners: Sequence[SaslListener] | 
         accounts = AccountCache(runtime.store)
     return SaslService(
         listeners=default_listeners(settings) if listeners is None else listeners,
-        token_check=token_check or CachingTokenCheck(runtime.validator),
+        token_check=token_check or validator_check(runtime.validator),
         openid_configuration=settings.openid_configuration_url,
         accounts=accounts,
         mechanisms=settings.sasl.mechanisms,

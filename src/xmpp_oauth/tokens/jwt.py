@@ -56,6 +56,7 @@ from jwt.warnings import InsecureKeyLengthWarning
 from ..errors import InvalidTokenError
 from .keys import ALGORITHMS, DEFAULT_LEEWAY, KeyRing, SigningKey
 from .sodium import ED25519
+from .verified import DEFAULT_MAX_ENTRIES, VerifiedTokens, token_digest
 
 log = logging.getLogger(__name__)
 
@@ -178,12 +179,15 @@ class TokenService:
     """
 
     def __init__(self, keyring: KeyRing, *, issuer: str, leeway: int = DEFAULT_LEEWAY,
-                 jid_claim: bool = True) -> None:
+                 jid_claim: bool = True,
+                 verified_cache_size: int = DEFAULT_MAX_ENTRIES) -> None:
         self.issuer = issuer
         self.leeway = leeway
         self.jid_claim = jid_claim
         self._jws = PyJWS(algorithms=list(ALGORITHMS))
         self._verifiers: dict[str, _Verifier] = {}
+        #: Access tokens already verified (see .verified for why a hit is as strict).
+        self.verified = VerifiedTokens(verified_cache_size)
         self._signers: dict[tuple[str, str], tuple[bytes, Any, Any]] = {}
         self.keyring = keyring
 
@@ -193,10 +197,20 @@ class TokenService:
 
     @keyring.setter
     def keyring(self, keyring: KeyRing) -> None:
-        """Swap in a reloaded key ring (after a rotation elsewhere)."""
+        """Swap in a reloaded key ring (after a rotation elsewhere).
+
+        Processes reload the ring every minute; when it holds the same keys as before (same
+        kids, same retirement) what was verified and prepared with them stays valid.  Any
+        change — a new, retired or removed key — starts over, so a removed key stops
+        verifying its tokens at once, cached or not.
+        """
+        previous: KeyRing | None = getattr(self, "_keyring", None)
         self._keyring = keyring
+        if previous is not None and previous.keys == keyring.keys:
+            return
         self._verifiers = {}
         self._signers = {}
+        self.verified.clear()
 
     def _algorithm(self, alg: str) -> Any:
         """PyJWT's algorithm object for ``alg``; Ed25519 through libsodium (see .sodium)."""
@@ -397,11 +411,22 @@ class TokenService:
     def verify_access_token(
         self, token: str, *, audience: str | None, now: float
     ) -> AccessTokenClaims:
-        """Verify an access token; ``audience=None`` leaves the ``aud`` check to the caller."""
+        """Verify an access token; ``audience=None`` leaves the ``aud`` check to the caller.
+
+        A token verified before (and not expired since) comes from :attr:`verified`.
+        """
+        digest = token_digest(token) if isinstance(token, str) else b""
+        claims = self.verified.get(digest, now=now, leeway=self.leeway)
+        if claims is None:
+            claims = self._verify_access_token(token, now)
+            self.verified.put(digest, claims)
+        if audience is not None and audience not in claims.aud:
+            raise InvalidTokenError("audience")
+        return claims
+
+    def _verify_access_token(self, token: str, now: float) -> AccessTokenClaims:
         payload = self._decode(token, _ACCESS_TYPS, now)
         aud = _audiences(payload)
-        if audience is not None and audience not in aud:
-            raise InvalidTokenError("audience")
         scope = payload.get("scope", "")
         if not isinstance(scope, str):
             raise InvalidTokenError("malformed")

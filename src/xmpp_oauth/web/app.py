@@ -10,7 +10,7 @@ from aiohttp import web
 from ..oauth.clients import ClientRegistry
 from ..oauth.context import OAuthContext
 from ..oauth.device import RateLimiter
-from ..oauth.introspection import VerifiedTokenCache
+from ..oauth.introspection import IntrospectionAnswers
 from ..oauth.metadata import build_metadata
 from ..settings import Settings
 from . import pages
@@ -74,7 +74,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> web.App
                           client_max_size=settings.http.max_body_size)
     app[SETTINGS_KEY] = settings
     app[METADATA_KEY] = build_metadata(settings)
-    app[INTROSPECTION_CACHE_KEY] = VerifiedTokenCache()
+    app[INTROSPECTION_CACHE_KEY] = IntrospectionAnswers()
     app[DEVICE_LIMITER_KEY] = RateLimiter(rate=DEVICE_RATE[0], burst=DEVICE_RATE[1])
     app[REGISTRATION_LIMITER_KEY] = RateLimiter(rate=REGISTRATION_RATE[0],
                                                 burst=REGISTRATION_RATE[1])

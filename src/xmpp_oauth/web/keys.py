@@ -9,7 +9,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from ..oauth.context import OAuthContext
     from ..oauth.device import RateLimiter
-    from ..oauth.introspection import VerifiedTokenCache
+    from ..oauth.introspection import IntrospectionAnswers
     from ..runtime import Runtime
     from ..settings import Settings
 
@@ -20,7 +20,7 @@ RUNTIME_KEY: Final[web.AppKey[Runtime]] = web.AppKey("xmpp_oauth_runtime")
 #: The protocol services built from the runtime; set at startup.
 OAUTH_KEY: Final[web.AppKey[OAuthContext]] = web.AppKey("xmpp_oauth_oauth")
 #: Verified access-token claims for introspection.
-INTROSPECTION_CACHE_KEY: Final[web.AppKey[VerifiedTokenCache]] = (
+INTROSPECTION_CACHE_KEY: Final[web.AppKey[IntrospectionAnswers]] = (
     web.AppKey("xmpp_oauth_introspect"))
 #: Per-address limiter of the device authorization endpoint.
 DEVICE_LIMITER_KEY: Final[web.AppKey[RateLimiter]] = web.AppKey("xmpp_oauth_device_limiter")
