@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from xmpp_oauth.tokens.keys import KeyRing, SigningKey
+
 from .flows import Flows, assert_oauth_error, basic
 
 pytestmark = pytest.mark.usefixtures("env")
@@ -58,6 +60,18 @@ async def test_introspect_inactive_cases(flows: Flows) -> None:
     assert await flows.introspect(other, tokens["refresh_token"]) == {"active": False}
     # expired
     flows.clock.advance(3600 + 60)
+    assert await flows.introspect(reg, tokens["access_token"]) == {"active": False}
+
+
+async def test_introspect_forgets_tokens_of_a_removed_key(flows: Flows) -> None:
+    """A key removed from the ring (compromise, end of retention) ends its tokens at once,
+    although introspection has already seen them."""
+    reg = await flows.register()
+    tokens = await flows.tokens(reg)
+    assert (await flows.introspect(reg, tokens["access_token"]))["active"] is True
+    assert (await flows.introspect(reg, tokens["access_token"]))["active"] is True
+    replacement = SigningKey.generate(now=flows.clock.now())
+    flows.runtime.tokens.keyring = KeyRing([replacement])  # as a reload after removal does
     assert await flows.introspect(reg, tokens["access_token"]) == {"active": False}
 
 
