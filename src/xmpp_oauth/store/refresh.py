@@ -60,6 +60,17 @@ TOUCH_GRANT: Final = (
 )
 
 
+#: Positions in a :data:`SELECT_JOINED` row (the PostgreSQL rotation returns the same
+#: columns in the same order; a plain token row has the first seven).  The hot path reads
+#: rows by position: a name lookup compares column names one by one.
+(_HASH, _GRANT_ID, _CLIENT_ID, _SCOPES, _CREATED, _EXPIRES, _CONSUMED, _G_JID, _G_CLIENT_ID,
+ _G_CLIENT_NAME, _G_SCOPES, _G_CREATED, _G_LAST_USED, _G_REVOKED, _G_REASON,
+ _G_AUTH_TIME) = range(16)
+CONSUME: Final = (
+    "UPDATE refresh_tokens SET consumed_at = ? WHERE token_hash = ? AND consumed_at IS NULL"
+)
+
+
 @lru_cache(maxsize=256)
 def _tuple(text: str) -> tuple[str, ...]:
     # Scope lists repeat from token to token; parse each distinct one once.
@@ -70,24 +81,30 @@ def _opt(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def refresh_record(r: Any) -> RefreshToken:
+def refresh_record(r: Any, *, consumed_at: float | None = None) -> RefreshToken:
+    """The token of a row whose first columns are :data:`REFRESH_COLS`, in that order
+    (``consumed_at``: the value to record instead of the stored one)."""
     return RefreshToken(
-        token_hash=r["token_hash"], grant_id=r["grant_id"], client_id=r["client_id"],
-        scopes=_tuple(r["scopes"]), created_at=float(r["created_at"]),
-        expires_at=float(r["expires_at"]), consumed_at=_opt(r["consumed_at"]),
+        token_hash=r[_HASH], grant_id=r[_GRANT_ID], client_id=r[_CLIENT_ID],
+        scopes=_tuple(r[_SCOPES]), created_at=float(r[_CREATED]),
+        expires_at=float(r[_EXPIRES]),
+        consumed_at=_opt(r[_CONSUMED]) if consumed_at is None else consumed_at,
     )
 
 
-def joined_grant(r: Any) -> Grant | None:
-    """The grant part of a :data:`SELECT_JOINED` row (``None``: no such grant)."""
-    if r["g_jid"] is None:
+def joined_grant(r: Any, *, used_at: float | None = None) -> Grant | None:
+    """The grant part of a :data:`SELECT_JOINED` row (``None``: no such grant);
+    ``used_at``: the time of a use just recorded (``last_used_at`` never goes back)."""
+    if r[_G_JID] is None:
         return None
+    last_used = float(r[_G_LAST_USED])
     return Grant(
-        grant_id=r["grant_id"], jid=r["g_jid"], client_id=r["g_client_id"],
-        client_name=r["g_client_name"], scopes=_tuple(r["g_scopes"]),
-        created_at=float(r["g_created_at"]), last_used_at=float(r["g_last_used_at"]),
-        revoked_at=_opt(r["g_revoked_at"]), revoke_reason=r["g_revoke_reason"],
-        auth_time=float(r["g_auth_time"]),
+        grant_id=r[_GRANT_ID], jid=r[_G_JID], client_id=r[_G_CLIENT_ID],
+        client_name=r[_G_CLIENT_NAME], scopes=_tuple(r[_G_SCOPES]),
+        created_at=float(r[_G_CREATED]),
+        last_used_at=last_used if used_at is None or used_at < last_used else used_at,
+        revoked_at=_opt(r[_G_REVOKED]), revoke_reason=r[_G_REASON],
+        auth_time=float(r[_G_AUTH_TIME]),
     )
 
 
@@ -97,6 +114,9 @@ def insert_args(t: RefreshToken, scopes_json: str | None = None) -> tuple[Any, .
         scopes_json = json.dumps(list(t.scopes), separators=(",", ":"), sort_keys=True)
     return (t.token_hash, t.grant_id, t.client_id, scopes_json, t.created_at, t.expires_at,
             t.consumed_at)
+
+
+_UNKNOWN: Final = RefreshRotation(RefreshUse.UNKNOWN)
 
 
 def use_refresh_plan(
@@ -110,52 +130,43 @@ def use_refresh_plan(
 ) -> Plan[RefreshRotation]:
     """The decision table in the module docstring.
 
-    ``client_id=None`` skips the client check; ``make_new(old)`` returns the new record (it
-    may raise ``ValueError`` to abort the transaction).
+    ``client_id=None`` skips the client check; ``make_new(token)`` gets the presented token
+    (as it will be once consumed) and returns the new record (it may raise ``ValueError`` to
+    abort the transaction).  The checks read the row itself; records are built only for
+    what is returned (this runs once per refresh, on the event loop).
     """
     row = yield fetchone(SELECT_JOINED, token_hash)
     if row is None:
-        return RefreshRotation(RefreshUse.UNKNOWN)
-    old = refresh_record(row)
-    where = ("grant_id = ?", (old.grant_id,))
-    if client_id is not None and old.client_id != client_id:
+        return _UNKNOWN
+    grant_id = row[_GRANT_ID]
+    if client_id is not None and row[_CLIENT_ID] != client_id:
         # RFC 6749 §10.4: a refresh token is bound to its client; another one holding it
         # means it leaked.
-        yield from revoke(*where, reason="refresh_wrong_client", now=now)
-        return RefreshRotation(RefreshUse.WRONG_CLIENT, old)
-    if old.consumed_at is not None:
+        yield from revoke("grant_id = ?", (grant_id,), reason="refresh_wrong_client", now=now)
+        return RefreshRotation(RefreshUse.WRONG_CLIENT, refresh_record(row))
+    if row[_CONSUMED] is not None:
         # RFC 9700 §4.14.2: a rotated-away token came back; someone holds a copy.
-        yield from revoke(*where, reason="refresh_reuse", now=now)
-        return RefreshRotation(RefreshUse.REUSED, old)
-    grant = joined_grant(row)
-    if old.expires_at <= now or grant is None or grant.revoked_at is not None:
-        return RefreshRotation(RefreshUse.INVALID, old)
-    if scopes_within is not None and not scopes_within.issubset(old.scopes):
-        return RefreshRotation(RefreshUse.SCOPE, old)
-    new = make_new(old)
+        yield from revoke("grant_id = ?", (grant_id,), reason="refresh_reuse", now=now)
+        return RefreshRotation(RefreshUse.REUSED, refresh_record(row))
+    if float(row[_EXPIRES]) <= now or row[_G_JID] is None or row[_G_REVOKED] is not None:
+        return RefreshRotation(RefreshUse.INVALID, refresh_record(row))
+    consumed = refresh_record(row, consumed_at=now)
+    if scopes_within is not None and not scopes_within.issubset(consumed.scopes):
+        return RefreshRotation(RefreshUse.SCOPE, refresh_record(row))
+    new = make_new(consumed)
     # Exactly one caller can flip consumed_at from NULL: the race is decided here.
-    changed = yield execute(
-        "UPDATE refresh_tokens SET consumed_at = ? WHERE token_hash = ? AND consumed_at IS NULL",
-        now, token_hash,
-    )
+    changed = yield execute(CONSUME, now, token_hash)
     if not changed:
-        yield from revoke(*where, reason="refresh_reuse", now=now)
-        return RefreshRotation(RefreshUse.REUSED, old)
-    same = new.scopes == old.scopes
-    yield execute(INSERT_REFRESH, *insert_args(new, row["scopes"] if same else None))
-    yield execute(TOUCH_GRANT, now, old.grant_id, now)
-    consumed = RefreshToken(
-        token_hash=old.token_hash, grant_id=old.grant_id, client_id=old.client_id,
-        scopes=old.scopes, created_at=old.created_at, expires_at=old.expires_at,
-        consumed_at=now)
-    touched = Grant(
-        grant_id=grant.grant_id, jid=grant.jid, client_id=grant.client_id,
-        client_name=grant.client_name, scopes=grant.scopes, created_at=grant.created_at,
-        last_used_at=max(grant.last_used_at, now), revoked_at=None, auth_time=grant.auth_time)
-    return RefreshRotation(RefreshUse.ROTATED, consumed, touched)
+        yield from revoke("grant_id = ?", (grant_id,), reason="refresh_reuse", now=now)
+        return RefreshRotation(RefreshUse.REUSED, refresh_record(row))
+    same = new.scopes == consumed.scopes
+    yield execute(INSERT_REFRESH, *insert_args(new, row[_SCOPES] if same else None))
+    yield execute(TOUCH_GRANT, now, grant_id, now)
+    return RefreshRotation(RefreshUse.ROTATED, consumed, joined_grant(row, used_at=now))
 
 
 __all__ = [
+    "CONSUME",
     "INSERT_REFRESH",
     "insert_args",
     "REFRESH_COLS",
