@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
     from .sqlcore import Db
@@ -42,9 +41,12 @@ class StepKind(Enum):
     FETCHALL = "fetchall"
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One statement of a plan (``?`` placeholders, as everywhere in the store)."""
+class Step(NamedTuple):
+    """One statement of a plan (``?`` placeholders, as everywhere in the store).
+
+    A named tuple rather than a frozen dataclass: plans make several per refresh, and a
+    frozen dataclass pays an ``object.__setattr__`` per field.
+    """
 
     kind: StepKind
     sql: str
