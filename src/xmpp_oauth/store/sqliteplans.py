@@ -161,8 +161,12 @@ class SqlitePlanRunner:
     """Group-commits plans on one connection (see the module docstring)."""
 
     def __init__(self, conn: sqlite3.Connection, checkpointer: sqlite3.Connection,
-                 executor: ThreadPoolExecutor, *, lock: asyncio.Lock, busy_timeout: float,
-                 label: str, describe: Callable[[sqlite3.Error], str]) -> None:
+                 executor: ThreadPoolExecutor, *, loop: asyncio.AbstractEventLoop,
+                 lock: asyncio.Lock, busy_timeout: float, label: str,
+                 describe: Callable[[sqlite3.Error], str]) -> None:
+        # The loop the store was opened in (its lock belongs to it too).  Kept because
+        # Python 3.11's get_running_loop() makes a getpid() system call every time.
+        self._loop = loop
         self._conn = conn
         self._checkpointer = checkpointer
         self._executor = executor
@@ -191,8 +195,8 @@ class SqlitePlanRunner:
                 conn.close()
             executor.shutdown(wait=False)
             raise
-        return cls(opened[0], opened[1], executor, lock=lock, busy_timeout=busy_timeout,
-                   label=label, describe=describe)
+        return cls(opened[0], opened[1], executor, loop=loop, lock=lock,
+                   busy_timeout=busy_timeout, label=label, describe=describe)
 
     def _error(self, exc: BaseException) -> BaseException:
         """SQLite failures become StoreErrors; a plan's own exceptions pass unchanged."""
@@ -207,10 +211,10 @@ class SqlitePlanRunner:
         """Run the plan in the next group; its result once the group committed."""
         if self._closed:
             raise self._closed_error()
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[T] = self._loop.create_future()
         self._pending.append((make_plan, future))
         if self._committer is None:
-            self._committer = asyncio.create_task(self._commit_groups())
+            self._committer = self._loop.create_task(self._commit_groups())
         return await future
 
     async def _commit_groups(self) -> None:
@@ -252,7 +256,7 @@ class SqlitePlanRunner:
                 if not _is_busy(exc):
                     raise
                 # Another process is writing: wait for it off the loop.
-                return await asyncio.get_running_loop().run_in_executor(
+                return await self._loop.run_in_executor(
                     self._executor, group_waiting, conn, plans, self._busy_ms)
             try:
                 tried = run_plans(conn, plans) if careful else run_plans_optimistic(conn, plans)
@@ -271,8 +275,7 @@ class SqlitePlanRunner:
         return outcomes
 
     def _start_checkpoint(self) -> None:
-        done = asyncio.get_running_loop().run_in_executor(
-            self._executor, checkpoint, self._checkpointer)
+        done = self._loop.run_in_executor(self._executor, checkpoint, self._checkpointer)
         self._checkpointing = done
 
         def finished(future: asyncio.Future[None]) -> None:
@@ -293,10 +296,9 @@ class SqlitePlanRunner:
             with contextlib.suppress(Exception):
                 await self._checkpointing
         async with self._lock:
-            loop = asyncio.get_running_loop()
             for conn in (self._checkpointer, self._conn):
                 with contextlib.suppress(sqlite3.Error):
-                    await loop.run_in_executor(self._executor, conn.close)
+                    await self._loop.run_in_executor(self._executor, conn.close)
         self._executor.shutdown(wait=False)
 
 
