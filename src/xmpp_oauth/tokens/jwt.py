@@ -2,26 +2,14 @@
 
 Theory of operation
 -------------------
-The signature arithmetic is the libraries': PyJWT's algorithm objects (restricted to our
-four algorithms, so ``none`` is not even registered), with Ed25519 through libsodium
-(:mod:`.sodium`); this module decides *which* key and *which* claims, and does the RFC 7515
-§7.1 compact framing itself.  When issuing, the header segment and the prepared key are built
-once per key and token type, so a token costs its payload, one signature and base64url (the
-output is ``PyJWS.encode``'s, byte for byte).  When verifying, one regular expression checks
-the framing and alphabet (PyJWT 2.15 checks each character in Python, which cost as much as
-the rest of the path), and nothing is accepted that ``PyJWS.decode`` would refuse: the tests
-compare the two on mutated tokens.
-
-Verification, in this order (every failure is ``InvalidTokenError(reason)``)::
+Signing and checking compact JWS is :mod:`.jws`'s (the libraries do the arithmetic); this
+module decides *which* claims, and checks them.  Verification, in this order (every failure is
+``InvalidTokenError(reason)``)::
 
     step                                   | on failure
     ---------------------------------------+------------------------------------------------
-    1 size bound, three segments           | malformed
-    2 header ``kid`` (read unverified, only | malformed (no kid) / unknown_key (not ours)
-      to choose the key)                   |
-    3 JWS signature with the key's own alg: the *key* decides the algorithm, never
-      the header (RFC 8725 §3.1), so ``alg: none`` and HS256-signed-with-a-public-key
-      tokens fail here                     | signature (malformed if the framing is bad)
+    1-3 framing, key by ``kid``, the key's own alg, signature (``JwsCodec.verify``)
+                                           | malformed / unknown_key / signature
     4 header ``typ`` (RFC 9068 §4 / RFC 8725 §3.11: access and ID tokens never pass for
       one another)                         | type
     5 ``iss`` exact match (RFC 9068 §4)    | issuer
@@ -29,33 +17,27 @@ Verification, in this order (every failure is ``InvalidTokenError(reason)``)::
     7 ``aud`` contains the expected audience (RFC 9068 §4, RFC 7519 §4.1.3) | audience
     8 claim types (sub, client_id, scope, jti, gid ...) | malformed
 
-Each token is decoded once: a small cache maps a header segment (identical for every token
-one key signs; remembered only after a valid signature) to its key, algorithm and ``typ``, so
-step 2 is usually one dict lookup; the payload is parsed by ``json`` once after the signature
-checked out; claims are checked by hand (PyJWT's generic claim validation costs more than the
-signature on this path, DESIGN §10).
+The payload is parsed by ``json`` once, after the signature checked out; claims are checked by
+hand (PyJWT's generic claim validation costs more than the signature on this path, DESIGN
+§10).  Verified access tokens are remembered (:mod:`.verified`), so a token presented again
+costs a hash and a dictionary lookup.
 """
 
 from __future__ import annotations
 
-import binascii
 import hashlib
 import json
 import logging
-import re
 import secrets
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from jwt.api_jws import PyJWS
 from jwt.utils import base64url_encode
-from jwt.warnings import InsecureKeyLengthWarning
 
 from ..errors import InvalidTokenError
-from .keys import ALGORITHMS, DEFAULT_LEEWAY, KeyRing, SigningKey
-from .sodium import ED25519
+from .jws import MAX_TOKEN_LENGTH, JwsCodec
+from .keys import DEFAULT_LEEWAY, KeyRing, SigningKey
 from .verified import DEFAULT_MAX_ENTRIES, VerifiedTokens, token_digest
 
 log = logging.getLogger(__name__)
@@ -70,35 +52,10 @@ _ID_TYPS: Final = frozenset({"jwt", "application/jwt"})
 #: re-exported by ``xmpp_oauth.validate``, which imports this module.  Only tokens with one
 #: of them carry ejabberd's ``jid`` claim.
 LOGIN_SCOPES: Final = frozenset({"xmpp:client:normal", "xmpp"})
-#: Far above any token we issue; bounds the work an attacker can make us do.
-MAX_TOKEN_LENGTH: Final = 8192
-_HEADER_CACHE_SIZE: Final = 64
 #: Claims an ID token's ``extra`` may not override.
 _ID_RESERVED: Final = frozenset(
     {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "azp", "nbf", "jti"}
 )
-
-
-_COMPACT_JWS: Final = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
-
-
-_URLSAFE_TO_STANDARD: Final = bytes.maketrans(b"-_", b"+/")
-
-
-def _b64decode(segment: str) -> bytes:
-    """base64url without padding (RFC 7515 §2); the caller has checked the alphabet."""
-    padded = (segment + "=" * (-len(segment) % 4)).encode("ascii")
-    return binascii.a2b_base64(padded.translate(_URLSAFE_TO_STANDARD))
-
-
-@dataclass(frozen=True, slots=True)
-class _Verifier:
-    """What one header segment stands for: our key, PyJWT's algorithm and prepared key."""
-
-    key: SigningKey
-    algorithm: Any
-    prepared: Any
-    typ: str  # the header's ``typ``, lower-cased ('' when absent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,65 +141,31 @@ class TokenService:
         self.issuer = issuer
         self.leeway = leeway
         self.jid_claim = jid_claim
-        self._jws = PyJWS(algorithms=list(ALGORITHMS))
-        self._verifiers: dict[str, _Verifier] = {}
+        self.jws = JwsCodec(keyring)
         #: Access tokens already verified (see .verified for why a hit is as strict).
         self.verified = VerifiedTokens(verified_cache_size)
-        self._signers: dict[tuple[str, str], tuple[bytes, Any, Any]] = {}
-        self.keyring = keyring
 
     @property
     def keyring(self) -> KeyRing:
-        return self._keyring
+        return self.jws.keyring
 
     @keyring.setter
     def keyring(self, keyring: KeyRing) -> None:
         """Swap in a reloaded key ring (after a rotation elsewhere).
 
         Processes reload the ring every minute; when it holds the same keys as before (same
-        kids, same retirement) what was verified and prepared with them stays valid.  Any
-        change — a new, retired or removed key — starts over, so a removed key stops
-        verifying its tokens at once, cached or not.
+        kids, same retirement) what was verified with them stays valid.  Any change — a new,
+        retired or removed key — starts over, so a removed key stops verifying its tokens at
+        once, cached or not.
         """
-        previous: KeyRing | None = getattr(self, "_keyring", None)
-        self._keyring = keyring
-        if previous is not None and previous.keys == keyring.keys:
-            return
-        self._verifiers = {}
-        self._signers = {}
-        self.verified.clear()
-
-    def _algorithm(self, alg: str) -> Any:
-        """PyJWT's algorithm object for ``alg``; Ed25519 through libsodium (see .sodium)."""
-        return ED25519 if alg == "EdDSA" else self._jws.get_algorithm_by_name(alg)
-
-    # -- issuing ------------------------------------------------------------------------
-
-    def _signer(self, key: SigningKey, typ: str) -> tuple[bytes, Any, Any]:
-        """The encoded header segment, PyJWT's algorithm and its prepared key, made once.
-
-        The header is what ``PyJWS.encode`` writes (sorted keys, compact); only the
-        per-token work (payload, signature, base64url) is left for :meth:`_sign`.
-        """
-        signer = self._signers.get((key.kid, typ))
-        if signer is None:
-            header = json.dumps({"alg": key.alg, "kid": key.kid, "typ": typ},
-                                separators=(",", ":"), sort_keys=True).encode()
-            algorithm = self._algorithm(key.alg)
-            prepared = algorithm.prepare_key(key.private_key)
-            problem = algorithm.check_key_length(prepared)
-            if problem:  # as PyJWS.encode does
-                warnings.warn(problem, InsecureKeyLengthWarning, stacklevel=3)
-            signer = (base64url_encode(header) + b".", algorithm, prepared)
-            self._signers[(key.kid, typ)] = signer
-        return signer
+        if self.jws.replace_keyring(keyring):
+            self.verified.clear()
 
     def _sign(self, claims: Mapping[str, Any], typ: str, key: SigningKey) -> str:
-        head, algorithm, prepared = self._signer(key, typ)
         payload = json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        signing_input = head + base64url_encode(payload)
-        signature = base64url_encode(algorithm.sign(signing_input, prepared))
-        return (signing_input + b"." + signature).decode("ascii")
+        return self.jws.sign(payload, typ, key)
+
+    # -- issuing ------------------------------------------------------------------------
 
     def issue_access_token(
         self,
@@ -283,7 +206,7 @@ class TokenService:
         }
         if self.jid_claim and not scope_set.isdisjoint(LOGIN_SCOPES):
             body["jid"] = claims.jid  # ejabberd's jwt_jid_field: the token logs in as it
-        token = self._sign(body, ACCESS_TOKEN_TYP, self._keyring.active)
+        token = self._sign(body, ACCESS_TOKEN_TYP, self.keyring.active)
         return IssuedToken(token=token, jti=claims.jti, expires_at=claims.exp, claims=claims)
 
     def issue_id_token(
@@ -300,7 +223,7 @@ class TokenService:
         extra: Mapping[str, Any] | None = None,
     ) -> str:
         """OIDC Core §2 ID token, signed with the key ring (never with a client secret)."""
-        key = self._keyring.active
+        key = self.keyring.active
         iat = int(now)
         claims: dict[str, Any] = {
             "iss": self.issuer,
@@ -326,69 +249,14 @@ class TokenService:
 
     # -- verifying ----------------------------------------------------------------------
 
-    def _verifier_for(self, head: str) -> _Verifier:
-        """Step 2: the key named by the unverified header's ``kid``, and what else it says."""
-        verifier = self._verifiers.get(head)
-        if verifier is not None:
-            return verifier
-        try:
-            header = json.loads(_b64decode(head))
-        except (ValueError, binascii.Error):
-            raise InvalidTokenError("malformed") from None
-        if not isinstance(header, dict):
-            raise InvalidTokenError("malformed")
-        kid = header.get("kid")
-        if not isinstance(kid, str):
-            raise InvalidTokenError("malformed")
-        key = self._keyring.get(kid)
-        if key is None:
-            raise InvalidTokenError("unknown_key")
-        # RFC 8725 §3.1: the key decides the algorithm; a header naming another one (``none``,
-        # HS256 with our public key as the secret ...) is refused before any crypto runs.
-        if header.get("alg") != key.alg:
-            raise InvalidTokenError("signature")
-        # RFC 7515 §4.1.11: we understand no extension, so any ``crit`` is a refusal;
-        # RFC 7797 unencoded payloads (``b64``) are not ours either.
-        if "crit" in header or "b64" in header:
-            raise InvalidTokenError("malformed")
-        typ = header.get("typ")
-        algorithm = self._algorithm(key.alg)
-        return _Verifier(key=key, algorithm=algorithm,
-                         prepared=algorithm.prepare_key(key.public_key),
-                         typ=typ.lower() if isinstance(typ, str) else "")
-
     def _decode(self, token: str, typs: frozenset[str], now: float) -> dict[str, Any]:
         """Steps 1-6: signature, type, issuer and times; returns the payload."""
-        # Step 1, RFC 7515 §7.1 compact serialization: three base64url segments (an empty
-        # signature fails at step 3, as ``alg: none`` does);
-        # one C-level match instead of a per-character check in Python.
-        if (not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH
-                or _COMPACT_JWS.fullmatch(token) is None):
-            raise InvalidTokenError("malformed")
-        head, body, sig = token.split(".")
-        verifier = self._verifier_for(head)
-        try:
-            signature = _b64decode(sig)
-        except (ValueError, binascii.Error):
-            raise InvalidTokenError("malformed") from None
-        # The signature covers the header and payload segments as written, but not its own
-        # encoding: only the canonical one is accepted, so one signature is one token string.
-        if base64url_encode(signature).decode("ascii") != sig:
-            raise InvalidTokenError("malformed")
-        # Step 3 with the key's own alg: PyJWT's algorithm object (its ES256 converts the JOSE
-        # r||s form, RFC 7518 §3.4), libsodium for Ed25519.
-        if not verifier.algorithm.verify(token[: len(head) + len(body) + 1].encode("ascii"),
-                                         verifier.prepared, signature):
-            raise InvalidTokenError("signature")
-        if head not in self._verifiers and len(self._verifiers) < _HEADER_CACHE_SIZE:
-            # Only headers that carried a valid signature are remembered, so forged
-            # variants cannot crowd out the real ones.
-            self._verifiers[head] = verifier
-        if verifier.typ not in typs:
+        typ, raw = self.jws.verify(token)
+        if typ not in typs:
             raise InvalidTokenError("type")
         try:
-            payload = json.loads(_b64decode(body))
-        except (ValueError, binascii.Error):
+            payload = json.loads(raw)
+        except ValueError:
             raise InvalidTokenError("malformed") from None
         if not isinstance(payload, dict):
             raise InvalidTokenError("malformed")

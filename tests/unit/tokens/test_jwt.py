@@ -379,9 +379,9 @@ def test_only_verified_headers_are_cached(signing_keys: dict[str, SigningKey]) -
         forged_head = b64(json.dumps({**header, "x": i}).encode())
         forged = f"{forged_head}.{b64(json.dumps(payload).encode())}.{sig}"
         assert reason(service, forged) == "signature"
-    assert service._verifiers == {}
+    assert service.jws.remembered_keys() == []
     service.verify_access_token(issue(service).token, audience=AUD, now=NOW)
-    assert [v.key for v in service._verifiers.values()] == [key]
+    assert service.jws.remembered_keys() == [key]
 
 
 def test_retired_key_still_verifies(signing_keys: dict[str, SigningKey]) -> None:
