@@ -11,7 +11,8 @@ and ``wrk`` (Debian package ``wrk``) with Lua scripts as the load generator.
 * introspection: a confidential client introspects a pool of valid access tokens; the pool
   fits the server's verified-token cache (the common case: a resource server asking about
   the tokens its clients use again and again).  A second run cycles through more tokens than
-  the cache holds, so every request verifies a signature; it is printed for information.
+  the cache holds (and than one run asks for, each wrk thread starting an eighth of the
+  list further on), so every request verifies a signature; it is printed for information.
 
 Prints ``name: value`` lines and ends with ``ratio=<smaller of the two ratios>``.
 Usage: ``python benchmarks/http.py [--duration SECONDS] [--connections N]``.
@@ -43,8 +44,9 @@ from urllib.parse import quote_plus  # noqa: E402
 
 JID = "bench@localhost"
 SCOPES = ("xmpp:client:normal", "offline_access")
-POOL = 1000          # introspection tokens (fit the 4096-entry verified-token cache)
-UNCACHED_POOL = 12000  # more than the cache holds
+POOL = 1000  # introspection tokens (fit the 50 000-entry verified-token cache)
+# More than the cache holds, and more than one run's requests: no token is seen twice.
+UNCACHED_POOL = 60000
 
 REFRESH_LUA = r"""
 local counter = 0
@@ -88,7 +90,8 @@ function init(args)
   auth = args[2]
   path = args[3]
   prefix = args[4]
-  n = (id * 997) % #tokens
+  -- each thread starts an eighth of the list further on: no two threads share a token
+  n = (id * math.floor(#tokens / 8)) % #tokens
 end
 function request()
   n = n % #tokens + 1
