@@ -1,8 +1,10 @@
 """The token codec: signing keys, access/ID tokens, stateless client ids, opaque secrets.
 
-A "recipes" surface over PyJWT and pyca/cryptography (the Fernet layout): callers use
-:class:`TokenService`, :class:`KeyRing` and :class:`ClientIdCodec`; the key material itself
-stays inside :mod:`.keys`.
+A "recipes" surface over PyJWT, pyca/cryptography and PyNaCl (the Fernet layout): callers
+use :class:`TokenService`, :class:`KeyRing` and :class:`ClientIdCodec`; the key material
+itself stays inside :mod:`.keys`.  Inside: :mod:`.jws` frames compact JWS with our keys
+(Ed25519 arithmetic in :mod:`.sodium`), :mod:`.jwt` issues and checks the claims,
+:mod:`.verified` remembers verified access tokens.
 """
 
 from __future__ import annotations
