@@ -110,6 +110,28 @@ def _prepare_file(path: Path, label: str) -> None:
         raise StoreError(label, f"cannot create the database file ({exc.strerror})") from exc
 
 
+async def _enable_wal(conn: aiosqlite.Connection, busy_timeout: float) -> None:
+    """Switch the file to WAL, waiting up to ``busy_timeout`` for other processes.
+
+    Changing the journal mode needs an exclusive lock, and SQLite answers SQLITE_BUSY at once
+    there instead of calling the busy handler when another connection holds a lock it might
+    be waiting for (as when two processes create the same new store together).  Only the
+    opening waits, never a request.
+    """
+    deadline = asyncio.get_running_loop().time() + busy_timeout
+    while True:
+        try:
+            await conn.execute_fetchall("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            message = str(exc).lower()
+            if "readonly" in message:
+                return  # a read-only file keeps its mode; writes will fail clearly
+            if "locked" not in message or asyncio.get_running_loop().time() >= deadline:
+                raise
+        await asyncio.sleep(0.01)
+
+
 class SqliteStore(SqlStore):
     """The Store in one SQLite file (``sqlite:///path``)."""
 
@@ -141,12 +163,7 @@ class SqliteStore(SqlStore):
         reader: aiosqlite.Connection | None = None
         try:
             writer = await _connect(file, busy_timeout)
-            try:
-                await writer.execute_fetchall("PRAGMA journal_mode = WAL")
-            except sqlite3.OperationalError as exc:
-                if "readonly" not in str(exc).lower():
-                    raise
-                # A read-only file keeps whatever mode it has; writes will fail clearly.
+            await _enable_wal(writer, busy_timeout)
             reader = await _connect(file, busy_timeout)
             # Reading the schema is what notices a file that is not a database.
             await reader.execute_fetchall("SELECT COUNT(*) FROM sqlite_master")
