@@ -59,11 +59,12 @@ class SodiumEd25519:
 
     @staticmethod
     def verify(msg: bytes, key: SodiumKey, sig: bytes) -> bool:
-        verify_key = key.verify_key if isinstance(key, nacl.signing.SigningKey) else key
+        if not isinstance(key, nacl.signing.VerifyKey):
+            raise TypeError("verifying needs a public key")
         if len(sig) != 64:  # RFC 8032 §5.1.7: a signature is exactly 64 octets
             return False
         try:
-            verify_key.verify(msg, sig)
+            key.verify(msg, sig)
         except nacl.exceptions.BadSignatureError:
             return False
         return True
