@@ -166,7 +166,6 @@ def use_refresh_plan(
 
 
 __all__ = [
-    "CONSUME",
     "INSERT_REFRESH",
     "insert_args",
     "REFRESH_COLS",

@@ -34,7 +34,13 @@ from ..errors import StoreError
 from . import migrations
 from .base import Account, Grant, RefreshRotation, RefreshToken, RefreshUse
 from .plan import Plan, PlanFactory, executemany, fetchall, fetchone, run_async
-from .refresh import INSERT_REFRESH, insert_args, refresh_record, use_refresh_plan
+from .refresh import (
+    INSERT_REFRESH,
+    REFRESH_COLS,
+    insert_args,
+    refresh_record,
+    use_refresh_plan,
+)
 
 T = TypeVar("T")
 
@@ -79,9 +85,6 @@ _ACCOUNT_COLS: Final = (
 _GRANT_COLS: Final = (
     "grant_id, jid, client_id, client_name, scopes, created_at, last_used_at, revoked_at,"
     " revoke_reason, auth_time"
-)
-_REFRESH_COLS: Final = (
-    "token_hash, grant_id, client_id, scopes, created_at, expires_at, consumed_at"
 )
 _INSERT_GRANT: Final = (
     f"INSERT INTO grants ({_GRANT_COLS}, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
@@ -367,7 +370,7 @@ class SqlCore:
     async def get_refresh_token(self, token_hash: str) -> RefreshToken | None:
         async with self._read() as db:
             row = await db.fetchone(
-                f"SELECT {_REFRESH_COLS} FROM refresh_tokens WHERE token_hash = ?", token_hash  # noqa: S608
+                f"SELECT {REFRESH_COLS} FROM refresh_tokens WHERE token_hash = ?", token_hash  # noqa: S608
             )
         return _refresh(row) if row is not None else None
 
