@@ -34,8 +34,6 @@ SodiumKey = nacl.signing.SigningKey | nacl.signing.VerifyKey
 class SodiumEd25519:
     """PyJWT-``Algorithm``-shaped Ed25519 over libsodium."""
 
-    name: Final = "EdDSA"
-
     @staticmethod
     def prepare_key(key: object) -> SodiumKey:
         """libsodium's key for a ``cryptography`` Ed25519 private or public key."""
