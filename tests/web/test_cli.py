@@ -100,6 +100,19 @@ def test_serve_without_config_on_a_fresh_directory(tmp_path: Path) -> None:
     assert (tmp_path / "xmpp-oauth-data").is_dir()
 
 
+def test_serve_on_a_busy_port_names_the_setting(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = cli("serve", "--no-sasl", cwd=tmp_path,
+                   env=clean_env(XMPP_OAUTH_HTTP__PORT=str(port)))
+    assert done.returncode == 2
+    assert "configuration error" in done.stderr and "http.port" in done.stderr
+    assert f"127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_init_then_serve_and_clients(tmp_path: Path) -> None:
     target = tmp_path / "deploy"
     env = clean_env()

@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
 
-from ..errors import OAuthError
+from ..errors import ConfigError, OAuthError
 from ..oauth.registration import validate_metadata
 from ..settings import Settings
 from ..store import open_store
@@ -77,7 +77,12 @@ async def run_server(settings: Settings, *, with_sasl: bool = True) -> None:
                 print(f"sasl service for {bound.domain} on {where}", flush=True)
         tls = _ssl_context(settings)
         site = web.TCPSite(runner, settings.http.host, settings.http.port, ssl_context=tls)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            # Another server on the port (often a second `serve`): name the setting to change.
+            raise ConfigError("http.port", f"cannot listen on {settings.http.host}:"
+                                           f"{settings.http.port}: {exc.strerror}") from exc
         port = settings.http.port
         server = site._server  # noqa: SLF001 - the only way to learn an ephemeral port
         sockets = getattr(server, "sockets", None) or []
